@@ -1,0 +1,17 @@
+"""keras_vim: vector-quantized image modeling (ViT-VQGAN, VIM, Babeldraw)."""
+
+from keras_vim.layers.vector_quantizer import VectorQuantizer
+from keras_vim.models.vit_vqgan.vit_vqgan import ViTVQGAN
+from keras_vim.models.vit_vqgan.vit_vqgan_backbone import ViTVQGANBackbone
+from keras_vim.models.vit_vqgan.vit_vqgan_discriminator import (
+    ViTVQGANDiscriminator,
+)
+from keras_vim.models.vit_vqgan.vit_vqgan_image_converter import (
+    ViTVQGANImageConverter,
+)
+from keras_vim.models.vit_vqgan.vit_vqgan_preprocessor import (
+    ViTVQGANPreprocessor,
+)
+from keras_vim.utils.preset_utils import shipped_preset_names
+
+__version__ = "0.1.0"

@@ -1,0 +1,344 @@
+import math
+
+import keras
+import numpy as np
+from keras import ops
+from keras_hub.models import Task
+
+from keras_vim.layers.vector_quantizer import codebook_usage_and_perplexity
+from keras_vim.models.vit_vqgan import vit_vqgan_losses as losses
+from keras_vim.models.vit_vqgan.vit_vqgan_backbone import ViTVQGANBackbone
+from keras_vim.models.vit_vqgan.vit_vqgan_discriminator import (
+    ViTVQGANDiscriminator,
+)
+from keras_vim.models.vit_vqgan.vit_vqgan_preprocessor import (
+    ViTVQGANPreprocessor,
+)
+from keras_vim.utils.preset_utils import LocalPresetMixin
+from keras_vim.utils.untracked import Untracked
+from keras_vim.utils.validation import validate_images
+from keras_vim.utils.validation import validate_token_ids
+
+LOSS_TERMS = (
+    "quantizer_loss",
+    "logit_laplace_loss",
+    "l2_loss",
+    "perceptual_loss",
+    "generator_adversarial_loss",
+    "discriminator_loss",
+)
+
+
+@keras.saving.register_keras_serializable(package="keras_vim")
+class ViTVQGAN(LocalPresetMixin, Task):
+    """ViT-VQGAN image tokenizer task: `encode`, `decode`, and `fit`.
+
+    Stage 1 of Yu et al., "Vector-quantized Image Modeling with Improved
+    VQGAN" (2021). `encode(images)` gives one int32 token per patch,
+    `decode(token_ids)` gives float32 images in [0, 1]. `fit(images)` trains
+    the tokenizer with the paper's combined objective
+
+        L = L_VQ + w_ll * L_logit-Laplace + w_l2 * L_2
+            + w_p * L_perceptual + w_adv * L_adversarial,
+
+    where the adversarial term comes from a StyleGAN-style discriminator that
+    is trained in the same step on its own loss. The discriminator only ever
+    receives gradients of its own loss: the generator's adversarial term is
+    computed through a copy of its weights behind `stop_gradient`, and its
+    fake inputs are detached. Every term, codebook usage and perplexity show
+    in the `fit` logs.
+
+    Args:
+        backbone: a `keras_vim.ViTVQGANBackbone`.
+        preprocessor: a `keras_vim.ViTVQGANPreprocessor` or `None`.
+        discriminator_base_filters: int. Width of the discriminator at full
+            resolution; `0` builds no discriminator (no GAN loss).
+
+    Example:
+    ```python
+    tokenizer = keras_vim.ViTVQGAN.from_preset("vit_vqgan_photos_64")
+    token_ids = tokenizer.encode(images)        # (batch, 8, 8) int32
+    reconstructions = tokenizer.decode(token_ids)  # (batch, 64, 64, 3)
+
+    tokenizer.compile(perceptual_weight=0.0)
+    tokenizer.fit(images, batch_size=32, epochs=1)
+    ```
+    """
+
+    backbone_cls = ViTVQGANBackbone
+    preprocessor_cls = ViTVQGANPreprocessor
+
+    def __init__(
+        self, backbone, preprocessor=None, discriminator_base_filters=64, **kwargs
+    ):
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.discriminator = None
+        if discriminator_base_filters:
+            self.discriminator = ViTVQGANDiscriminator(
+                backbone.image_size,
+                base_filters=discriminator_base_filters,
+                num_channels=backbone.num_channels,
+                dtype=backbone.dtype_policy,
+                name="discriminator",
+            )
+            self.discriminator.build(
+                (None, backbone.image_size, backbone.image_size, backbone.num_channels)
+            )
+
+        # === Functional model ===
+        inputs = backbone.input
+        outputs = backbone(inputs)
+        # The automatic compile must not download VGG weights.
+        kwargs.setdefault("compile", False)
+        compile_now = kwargs.pop("compile")
+        super().__init__(inputs=inputs, outputs=outputs, compile=False, **kwargs)
+
+        # === Config ===
+        self.discriminator_base_filters = discriminator_base_filters
+
+        self.loss_trackers = {
+            name: keras.metrics.Mean(name=name) for name in LOSS_TERMS
+        }
+        self.codebook_usage_tracker = keras.metrics.Mean(name="codebook_usage")
+        self.perplexity_tracker = keras.metrics.Mean(name="perplexity")
+        self._inference_models = Untracked({})
+        if compile_now:
+            self.compile()
+        else:
+            self.compile(perceptual_weight=0.0)
+
+    def compile(
+        self,
+        optimizer="auto",
+        quantizer_weight=1.0,
+        logit_laplace_weight=0.1,
+        l2_weight=1.0,
+        perceptual_weight=0.1,
+        adversarial_weight=0.1,
+        perceptual_weights="imagenet",
+        **kwargs,
+    ):
+        """Configures training with the paper's loss weights by default.
+
+        Args:
+            optimizer: `"auto"` (Adam, lr 1e-4, beta_2 0.99) or a Keras
+                optimizer.
+            quantizer_weight: float. Weight of the codebook + commitment loss.
+            logit_laplace_weight: float. Weight of the logit-Laplace NLL.
+            l2_weight: float. Weight of the pixel L2 loss.
+            perceptual_weight: float. Weight of the VGG16 perceptual loss;
+                `0` disables it (the paper does so for linear-probe models,
+                since VGG's labels leak into the features).
+            adversarial_weight: float. Weight of the generator's GAN loss;
+                `0` disables the discriminator.
+            perceptual_weights: `"imagenet"` (downloads VGG16 weights once),
+                a weights file path, or `None` (random features, for tests).
+        """
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(1e-4, beta_1=0.9, beta_2=0.99)
+        weights = {
+            "quantizer_weight": quantizer_weight,
+            "logit_laplace_weight": logit_laplace_weight,
+            "l2_weight": l2_weight,
+            "perceptual_weight": perceptual_weight,
+            "adversarial_weight": adversarial_weight,
+        }
+        for name, value in weights.items():
+            if not isinstance(value, (int, float)) or value < 0 or math.isnan(value):
+                raise ValueError(
+                    f"`{name}` must be a number >= 0. Received: {name}={value!r}"
+                )
+        if adversarial_weight and self.discriminator is None:
+            adversarial_weight = 0.0
+        self.loss_weights_config = dict(weights, adversarial_weight=adversarial_weight)
+        self.perceptual_weights = perceptual_weights
+        self._perceptual = Untracked(
+            losses.PerceptualLoss(perceptual_weights) if perceptual_weight else None
+        )
+        kwargs.pop("loss", None)
+        kwargs.pop("metrics", None)
+        super().compile(optimizer=optimizer, loss=None, **kwargs)
+
+    def get_compile_config(self):
+        config = super().get_compile_config() or {}
+        config.update(self.loss_weights_config)
+        config["perceptual_weights"] = self.perceptual_weights
+        config.pop("loss", None)
+        config.pop("loss_weights", None)
+        return config
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        images = ops.cast(x["images"] if isinstance(x, dict) else x, "float32")
+        w = self.loss_weights_config
+        reconstruction = y_pred["reconstruction"]
+        terms = {"quantizer_loss": ops.mean(y_pred["quantizer_loss"])}
+        if w["logit_laplace_weight"]:
+            terms["logit_laplace_loss"] = ops.mean(
+                losses.logit_laplace_loss(
+                    images, y_pred["location"], y_pred["log_scale"]
+                )
+            )
+        if w["l2_weight"]:
+            terms["l2_loss"] = ops.mean(losses.l2_loss(images, reconstruction))
+        if w["perceptual_weight"]:
+            terms["perceptual_loss"] = ops.mean(
+                self._perceptual.value(images, reconstruction)
+            )
+        if w["adversarial_weight"]:
+            real_logits = self.discriminator(images)
+            fake_logits = self.discriminator(ops.stop_gradient(reconstruction))
+            terms["discriminator_loss"] = ops.mean(
+                losses.discriminator_loss(real_logits, fake_logits)
+            )
+            terms["generator_adversarial_loss"] = ops.mean(
+                losses.generator_adversarial_loss(
+                    self._frozen_discriminator(reconstruction)
+                )
+            )
+        total = (
+            w["quantizer_weight"] * terms["quantizer_loss"]
+            + w["logit_laplace_weight"] * terms.get("logit_laplace_loss", 0.0)
+            + w["l2_weight"] * terms.get("l2_loss", 0.0)
+            + w["perceptual_weight"] * terms.get("perceptual_loss", 0.0)
+            + w["adversarial_weight"]
+            * terms.get("generator_adversarial_loss", 0.0)
+            + terms.get("discriminator_loss", 0.0)
+        )
+        for name, value in terms.items():
+            self.loss_trackers[name].update_state(value)
+        usage, perplexity = codebook_usage_and_perplexity(
+            y_pred["token_ids"], self.backbone.codebook_size
+        )
+        self.codebook_usage_tracker.update_state(usage)
+        self.perplexity_tracker.update_state(perplexity)
+        if self.losses:
+            total = total + ops.sum(self.losses)
+        return total
+
+    def _frozen_discriminator(self, images):
+        """Discriminator logits whose gradient reaches only `images`."""
+        trainable = [
+            ops.stop_gradient(v.value) for v in self.discriminator.trainable_variables
+        ]
+        non_trainable = [v.value for v in self.discriminator.non_trainable_variables]
+        logits, _ = self.discriminator.stateless_call(
+            trainable, non_trainable, images
+        )
+        return logits
+
+    @property
+    def metrics(self):
+        tracked = [self.loss_trackers[name] for name in LOSS_TERMS]
+        weights = getattr(self, "loss_weights_config", None) or {}
+        active = [
+            t
+            for t in tracked
+            if t.name not in ("perceptual_loss",) or weights.get("perceptual_weight")
+        ]
+        return super().metrics + active + [
+            self.codebook_usage_tracker,
+            self.perplexity_tracker,
+        ]
+
+    # === Inference ===
+
+    def _inference_model(self, kind):
+        models = self._inference_models.value
+        if kind not in models:
+            b = self.backbone
+            if kind == "encode":
+                inputs = keras.Input(
+                    (b.image_size, b.image_size, b.num_channels), name="images"
+                )
+                outputs = b.encode_to_ids(inputs)
+            else:
+                inputs = keras.Input((b.grid_size**2,), dtype="int32", name="ids")
+                outputs = b.decode_from_ids(inputs)
+            models[kind] = keras.Model(inputs, outputs, name=f"vit_vqgan_{kind}")
+        return models[kind]
+
+    def _prepare_images(self, images):
+        b = self.backbone
+        images = validate_images(
+            images, num_channels=b.num_channels, patch_size=b.patch_size
+        )
+        if self.preprocessor is not None:
+            images = self.preprocessor(images)
+        elif images.dtype == np.uint8:
+            images = images.astype("float32") / 255.0
+        images = ops.convert_to_numpy(images)
+        if images.shape[1:3] != (b.image_size, b.image_size):
+            raise ValueError(
+                f"`images` must be {b.image_size}x{b.image_size} (or attach a "
+                "preprocessor that resizes). Received: images.shape="
+                f"{tuple(images.shape)}"
+            )
+        return images.astype("float32")
+
+    def encode(self, images, batch_size=32, verbose="auto"):
+        """Tokenizes images.
+
+        Args:
+            images: uint8 `[0, 255]` or float `[0, 1]` array,
+                `(batch, H, W, C)` or `(H, W, C)`; resized to the model size
+                by the preprocessor.
+            batch_size: int.
+            verbose: progress bar: `"auto"` shows one when there is more
+                than one batch.
+
+        Returns:
+            int32 numpy array `(batch, H/p, W/p)` of code ids.
+        """
+        images = self._prepare_images(images)
+        ids = self._inference_model("encode").predict(
+            images, batch_size=batch_size, verbose=_verbosity(verbose, len(images), batch_size)
+        )
+        g = self.backbone.grid_size
+        return np.asarray(ids, "int32").reshape(-1, g, g)
+
+    def decode(self, token_ids, batch_size=32, verbose="auto"):
+        """Maps code ids back to images.
+
+        Args:
+            token_ids: integers in `[0, codebook_size)`, shape
+                `(batch, H/p, W/p)` or `(batch, H/p * W/p)`.
+            batch_size: int.
+            verbose: progress bar, as in `encode`.
+
+        Returns:
+            float32 numpy array `(batch, H, W, C)` in `[0, 1]`.
+        """
+        b = self.backbone
+        ids = validate_token_ids(token_ids, b.codebook_size)
+        g = b.grid_size
+        if ids.ndim == 1 or ids.shape[-(ids.ndim - 1):] not in ((g, g), (g * g,)):
+            raise ValueError(
+                f"`token_ids` must have shape (batch, {g}, {g}) or "
+                f"(batch, {g * g}). Received: token_ids.shape={tuple(ids.shape)}"
+            )
+        ids = ids.reshape(-1, g * g)
+        images = self._inference_model("decode").predict(
+            ids, batch_size=batch_size, verbose=_verbosity(verbose, len(ids), batch_size)
+        )
+        return np.asarray(images, "float32")
+
+    def reconstruct(self, images, batch_size=32, verbose="auto"):
+        """`decode(encode(images))`."""
+        return self.decode(
+            self.encode(images, batch_size, verbose), batch_size, verbose
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config["discriminator_base_filters"] = self.discriminator_base_filters
+        return config
+
+
+def _verbosity(verbose, num_examples, batch_size):
+    if verbose == "auto":
+        return 1 if num_examples > batch_size else 0
+    return verbose

@@ -1,0 +1,196 @@
+import keras
+from keras import ops
+from keras_hub.models import Backbone
+
+from keras_vim.layers.vector_quantizer import VectorQuantizer
+from keras_vim.models.vit_vqgan.vit_vqgan_decoder import ViTVQGANDecoder
+from keras_vim.models.vit_vqgan.vit_vqgan_encoder import ViTVQGANEncoder
+from keras_vim.utils.preset_utils import LocalPresetMixin
+
+
+@keras.saving.register_keras_serializable(package="keras_vim")
+class ViTVQGANBackbone(LocalPresetMixin, Backbone):
+    """ViT-VQGAN image tokenizer: ViT encoder, quantizer, ViT decoder.
+
+    Stage 1 of "Vector-quantized Image Modeling with Improved VQGAN" (Yu et
+    al., 2021). The encoder maps each `patch_size` patch of the image to a
+    vector, the `VectorQuantizer` replaces it by the nearest of
+    `codebook_size` factorized, l2-normalized codes, and the decoder maps the
+    codes back to pixels. Encoder and decoder sizes are independent
+    ("Small-Large" is a Small encoder with a Large decoder).
+
+    The functional model takes images (float, `[0, 1]`,
+    `(batch, image_size, image_size, num_channels)`) and returns a dict:
+    `"reconstruction"`, `"location"` and `"log_scale"` (the decoder's
+    logit-Laplace statistics, all image-shaped float32), `"token_ids"`
+    (`(batch, num_patches)` int32) and `"quantizer_loss"` (`(batch,)`).
+
+    Args:
+        image_size: int. Height and width of the square input.
+        patch_size: int. Patch height and width; one token per patch.
+        encoder_num_layers, encoder_num_heads, encoder_hidden_dim,
+        encoder_intermediate_dim: ints. Size of the encoder.
+        decoder_num_layers, decoder_num_heads, decoder_hidden_dim,
+        decoder_intermediate_dim: ints. Size of the decoder.
+        codebook_size: int. Number of codes.
+        lookup_dim: int. Dimension of the factorized lookup space.
+        beta: float. Commitment loss weight.
+        num_channels: int. Image channels.
+        output_activation: `"sigmoid"` (mean of the logit-Laplace) or `"raw"`
+            (values clipped to `[0, 1]`).
+        track_dead_codes: bool. Keep the statistics needed to restart dead
+            codes during training (`keras_vim.callbacks.CodebookRestart`).
+        dtype: string or `keras.mixed_precision.DTypePolicy`. Quantizer
+            distances, LayerNorms and pixel statistics stay float32.
+
+    Example:
+    ```python
+    backbone = keras_vim.ViTVQGANBackbone(
+        image_size=32, patch_size=8,
+        encoder_num_layers=2, encoder_num_heads=2,
+        encoder_hidden_dim=32, encoder_intermediate_dim=64,
+        decoder_num_layers=2, decoder_num_heads=2,
+        decoder_hidden_dim=32, decoder_intermediate_dim=64,
+        codebook_size=64, lookup_dim=8,
+    )
+    outputs = backbone(np.random.uniform(size=(2, 32, 32, 3)))
+    outputs["token_ids"].shape  # (2, 16)
+    ```
+    """
+
+    def __init__(
+        self,
+        image_size,
+        patch_size,
+        encoder_num_layers,
+        encoder_num_heads,
+        encoder_hidden_dim,
+        encoder_intermediate_dim,
+        decoder_num_layers,
+        decoder_num_heads,
+        decoder_hidden_dim,
+        decoder_intermediate_dim,
+        codebook_size=8192,
+        lookup_dim=32,
+        beta=0.25,
+        num_channels=3,
+        output_activation="sigmoid",
+        track_dead_codes=False,
+        dtype=None,
+        **kwargs,
+    ):
+        if image_size % patch_size:
+            raise ValueError(
+                "`image_size` must be divisible by `patch_size`. Received: "
+                f"image_size={image_size}, patch_size={patch_size}"
+            )
+        # === Layers ===
+        self.encoder = ViTVQGANEncoder(
+            image_size,
+            patch_size,
+            encoder_num_layers,
+            encoder_num_heads,
+            encoder_hidden_dim,
+            encoder_intermediate_dim,
+            num_channels=num_channels,
+            dtype=dtype,
+            name="encoder",
+        )
+        self.quantizer = VectorQuantizer(
+            codebook_size,
+            decoder_hidden_dim,
+            lookup_dim=lookup_dim,
+            beta=beta,
+            track_dead_codes=track_dead_codes,
+            dtype=dtype,
+            name="quantizer",
+        )
+        self.decoder = ViTVQGANDecoder(
+            image_size,
+            patch_size,
+            decoder_num_layers,
+            decoder_num_heads,
+            decoder_hidden_dim,
+            decoder_intermediate_dim,
+            num_channels=num_channels,
+            output_activation=output_activation,
+            dtype=dtype,
+            name="decoder",
+        )
+
+        # === Functional model ===
+        images = keras.Input(
+            shape=(image_size, image_size, num_channels), name="images"
+        )
+        encoded = self.encoder(images)
+        quantized, token_ids, quantizer_loss = self.quantizer(encoded)
+        reconstruction, location, log_scale = self.decoder(quantized)
+        super().__init__(
+            inputs=images,
+            outputs={
+                "reconstruction": reconstruction,
+                "location": location,
+                "log_scale": log_scale,
+                "token_ids": token_ids,
+                "quantizer_loss": quantizer_loss,
+            },
+            dtype=dtype,
+            **kwargs,
+        )
+
+        # === Config ===
+        self.image_size = image_size
+        self.patch_size = patch_size
+        self.encoder_num_layers = encoder_num_layers
+        self.encoder_num_heads = encoder_num_heads
+        self.encoder_hidden_dim = encoder_hidden_dim
+        self.encoder_intermediate_dim = encoder_intermediate_dim
+        self.decoder_num_layers = decoder_num_layers
+        self.decoder_num_heads = decoder_num_heads
+        self.decoder_hidden_dim = decoder_hidden_dim
+        self.decoder_intermediate_dim = decoder_intermediate_dim
+        self.codebook_size = codebook_size
+        self.lookup_dim = lookup_dim
+        self.beta = beta
+        self.num_channels = num_channels
+        self.output_activation = output_activation
+        self.track_dead_codes = track_dead_codes
+
+    @property
+    def grid_size(self):
+        """Tokens per image side."""
+        return self.image_size // self.patch_size
+
+    def encode_to_ids(self, images):
+        """`(batch, H, W, C)` float images -> `(batch, H/p * W/p)` int32."""
+        encoded = self.encoder(images)
+        return self.quantizer.nearest_code_ids(self.quantizer.project_down(encoded))
+
+    def decode_from_ids(self, token_ids):
+        """`(batch, H/p * W/p)` ids -> `(batch, H, W, C)` images in [0, 1]."""
+        reconstruction, _, _ = self.decoder(self.quantizer.lookup_codes(token_ids))
+        return ops.clip(reconstruction, 0.0, 1.0)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_size": self.image_size,
+                "patch_size": self.patch_size,
+                "encoder_num_layers": self.encoder_num_layers,
+                "encoder_num_heads": self.encoder_num_heads,
+                "encoder_hidden_dim": self.encoder_hidden_dim,
+                "encoder_intermediate_dim": self.encoder_intermediate_dim,
+                "decoder_num_layers": self.decoder_num_layers,
+                "decoder_num_heads": self.decoder_num_heads,
+                "decoder_hidden_dim": self.decoder_hidden_dim,
+                "decoder_intermediate_dim": self.decoder_intermediate_dim,
+                "codebook_size": self.codebook_size,
+                "lookup_dim": self.lookup_dim,
+                "beta": self.beta,
+                "num_channels": self.num_channels,
+                "output_activation": self.output_activation,
+                "track_dead_codes": self.track_dead_codes,
+            }
+        )
+        return config

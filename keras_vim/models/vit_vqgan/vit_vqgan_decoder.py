@@ -1,0 +1,185 @@
+import keras
+from keras import ops
+from keras_hub.layers import PositionEmbedding
+from keras_hub.layers import TransformerEncoder
+
+# DALL-E's logit-Laplace squashes pixels into (eps, 1 - eps) so that their
+# logit stays finite.
+LOGIT_LAPLACE_EPSILON = 0.1
+
+
+def map_pixels(x, epsilon=LOGIT_LAPLACE_EPSILON):
+    """[0, 1] -> [eps, 1 - eps], the support of the logit-Laplace density."""
+    return epsilon + (1.0 - 2.0 * epsilon) * x
+
+
+def unmap_pixels(x, epsilon=LOGIT_LAPLACE_EPSILON):
+    """Inverse of `map_pixels`."""
+    return (x - epsilon) / (1.0 - 2.0 * epsilon)
+
+
+@keras.saving.register_keras_serializable(package="keras_vim")
+class ViTVQGANDecoder(keras.layers.Layer):
+    """ViT decoder of ViT-VQGAN: one vector per patch -> image statistics.
+
+    The mirror of `ViTVQGANEncoder`: learned position embedding, pre-LN
+    Transformer blocks, LayerNorm, a tanh feed-forward head, then a linear
+    map of each token to `patch_size x patch_size x 2 * num_channels` values
+    regrouped into the image: per pixel a location and a log-scale, the
+    parameters of the logit-Laplace likelihood.
+
+    With `output_activation="sigmoid"` the location lives in logit space and
+    the reconstruction is the density's mean, `unmap(sigmoid(location))`.
+    With `"raw"` the first channels are the reconstruction itself (clipped to
+    [0, 1] on decode), which the paper uses to remove saturated-pixel
+    artifacts; the location is then derived from it.
+
+    Args:
+        image_size: int. Height and width of the output image.
+        patch_size: int. Height and width of a patch.
+        num_layers: int. Number of Transformer blocks.
+        num_heads: int. Attention heads per block.
+        hidden_dim: int. Model dimension.
+        intermediate_dim: int. Hidden size of the MLPs and the tanh head.
+        num_channels: int. Image channels.
+        output_activation: `"sigmoid"` or `"raw"`.
+        dropout: float. Dropout inside the blocks.
+        layer_norm_epsilon: float.
+
+    Call returns `(reconstruction, location, log_scale)`, each
+    `(batch, image_size, image_size, num_channels)` float32.
+
+    Example:
+    ```python
+    decoder = ViTVQGANDecoder(32, 8, num_layers=2, num_heads=2,
+                              hidden_dim=16, intermediate_dim=32)
+    images, location, log_scale = decoder(np.zeros((1, 16, 16)))
+    ```
+    """
+
+    def __init__(
+        self,
+        image_size,
+        patch_size,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        num_channels=3,
+        output_activation="sigmoid",
+        dropout=0.0,
+        layer_norm_epsilon=1e-6,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if output_activation not in ("sigmoid", "raw"):
+            raise ValueError(
+                "`output_activation` must be 'sigmoid' or 'raw'. "
+                f"Received: output_activation={output_activation!r}"
+            )
+        self.image_size = int(image_size)
+        self.patch_size = int(patch_size)
+        self.num_layers = int(num_layers)
+        self.num_heads = int(num_heads)
+        self.hidden_dim = int(hidden_dim)
+        self.intermediate_dim = int(intermediate_dim)
+        self.num_channels = int(num_channels)
+        self.output_activation = output_activation
+        self.dropout = float(dropout)
+        self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.grid_size = self.image_size // self.patch_size
+        self.num_patches = self.grid_size**2
+        self.position_embedding = PositionEmbedding(
+            self.num_patches, dtype=self.dtype_policy, name="position_embedding"
+        )
+        self.blocks = [
+            TransformerEncoder(
+                self.intermediate_dim,
+                self.num_heads,
+                dropout=self.dropout,
+                activation="gelu",
+                layer_norm_epsilon=self.layer_norm_epsilon,
+                normalize_first=True,
+                dtype=self.dtype_policy,
+                name=f"decoder_block_{i}",
+            )
+            for i in range(self.num_layers)
+        ]
+        self.output_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype="float32", name="output_norm"
+        )
+        self.head_hidden = keras.layers.Dense(
+            self.intermediate_dim,
+            activation="tanh",
+            dtype=self.dtype_policy,
+            name="head_hidden",
+        )
+        self.head_output = keras.layers.Dense(
+            self.hidden_dim, dtype=self.dtype_policy, name="head_output"
+        )
+        # Pixel statistics stay float32: they feed the likelihood.
+        self.pixel_projection = keras.layers.Dense(
+            self.patch_size**2 * self.num_channels * 2,
+            dtype="float32",
+            name="pixel_projection",
+        )
+
+    def build(self, input_shape):
+        token_shape = (None, self.num_patches, self.hidden_dim)
+        self.position_embedding.build(token_shape)
+        for block in self.blocks:
+            block.build(token_shape)
+        self.output_norm.build(token_shape)
+        self.head_hidden.build(token_shape)
+        self.head_output.build((None, self.num_patches, self.intermediate_dim))
+        self.pixel_projection.build(token_shape)
+
+    def call(self, tokens, training=False):
+        x = tokens + self.position_embedding(tokens)
+        for block in self.blocks:
+            x = block(x, training=training)
+        x = ops.cast(self.output_norm(x), self.compute_dtype)
+        x = self.head_output(self.head_hidden(x))
+        stats = self.pixel_projection(ops.cast(x, "float32"))
+        stats = self._patches_to_image(stats)
+        values, log_scale = ops.split(stats, 2, axis=-1)
+        if self.output_activation == "sigmoid":
+            location = values
+            reconstruction = unmap_pixels(ops.sigmoid(location))
+        else:
+            reconstruction = values
+            location = logit(map_pixels(ops.clip(reconstruction, 0.0, 1.0)))
+        return reconstruction, location, log_scale
+
+    def _patches_to_image(self, patches):
+        p, g = self.patch_size, self.grid_size
+        channels = 2 * self.num_channels
+        x = ops.reshape(patches, (-1, g, g, p, p, channels))
+        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+        return ops.reshape(x, (-1, g * p, g * p, channels))
+
+    def compute_output_spec(self, tokens, training=False):
+        shape = (tokens.shape[0], self.image_size, self.image_size, self.num_channels)
+        return tuple(keras.KerasTensor(shape, "float32") for _ in range(3))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_size": self.image_size,
+                "patch_size": self.patch_size,
+                "num_layers": self.num_layers,
+                "num_heads": self.num_heads,
+                "hidden_dim": self.hidden_dim,
+                "intermediate_dim": self.intermediate_dim,
+                "num_channels": self.num_channels,
+                "output_activation": self.output_activation,
+                "dropout": self.dropout,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+            }
+        )
+        return config
+
+
+def logit(x):
+    return ops.log(x) - ops.log1p(-x)

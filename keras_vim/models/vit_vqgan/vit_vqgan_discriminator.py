@@ -1,0 +1,119 @@
+import math
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_vim")
+class ViTVQGANDiscriminator(keras.layers.Layer):
+    """StyleGAN2-style residual discriminator used for the ViT-VQGAN GAN loss.
+
+    As in Karras et al., "Analyzing and Improving the Image Quality of
+    StyleGAN" (2020): a 1x1 "from RGB" convolution, residual blocks that
+    halve the resolution (two 3x3 convolutions with leaky ReLU on the main
+    path, a 1x1 convolution on the skip path, their sum scaled by
+    1/sqrt(2)), a minibatch standard-deviation feature, a last 3x3
+    convolution and two dense layers down to one logit per image.
+    Downsampling uses average pooling.
+
+    Args:
+        image_size: int. Input height and width (a power of two >= 8).
+        base_filters: int. Filters at full resolution; doubled at every
+            halving up to `max_filters`.
+        max_filters: int.
+        num_channels: int. Image channels.
+
+    Example:
+    ```python
+    discriminator = ViTVQGANDiscriminator(32, base_filters=8)
+    logits = discriminator(np.zeros((2, 32, 32, 3)))  # (2,)
+    ```
+    """
+
+    def __init__(
+        self, image_size, base_filters=64, max_filters=512, num_channels=3, **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.image_size = int(image_size)
+        self.base_filters = int(base_filters)
+        self.max_filters = int(max_filters)
+        self.num_channels = int(num_channels)
+        num_blocks = max(int(math.log2(self.image_size)) - 2, 1)
+        filters = [
+            min(self.base_filters * 2**i, self.max_filters)
+            for i in range(num_blocks + 1)
+        ]
+        conv = lambda f, k, name: keras.layers.Conv2D(  # noqa: E731
+            f, k, padding="same", dtype=self.dtype_policy, name=name
+        )
+        self.from_rgb = conv(filters[0], 1, "from_rgb")
+        self.blocks = []
+        for i in range(num_blocks):
+            self.blocks.append(
+                (
+                    conv(filters[i], 3, f"block_{i}_conv_0"),
+                    conv(filters[i + 1], 3, f"block_{i}_conv_1"),
+                    conv(filters[i + 1], 1, f"block_{i}_skip"),
+                )
+            )
+        self.final_conv = conv(filters[-1], 3, "final_conv")
+        self.final_dense = keras.layers.Dense(
+            filters[-1], dtype=self.dtype_policy, name="final_dense"
+        )
+        self.output_dense = keras.layers.Dense(
+            1, dtype="float32", name="output_dense"
+        )
+
+    def build(self, input_shape):
+        size, channels = self.image_size, self.num_channels
+        self.from_rgb.build((None, size, size, channels))
+        channels = self.from_rgb.filters
+        for conv_0, conv_1, skip in self.blocks:
+            conv_0.build((None, size, size, channels))
+            conv_1.build((None, size, size, conv_0.filters))
+            skip.build((None, size, size, channels))
+            size, channels = size // 2, conv_1.filters
+        self.final_conv.build((None, size, size, channels + 1))
+        self.final_dense.build((None, size * size * channels))
+        self.output_dense.build((None, channels))
+
+    def call(self, images):
+        x = ops.cast(images, self.compute_dtype) * 2.0 - 1.0
+        x = ops.leaky_relu(self.from_rgb(x), 0.2)
+        for conv_0, conv_1, skip in self.blocks:
+            shortcut = _downsample(skip(x))
+            x = ops.leaky_relu(conv_0(x), 0.2)
+            x = _downsample(ops.leaky_relu(conv_1(x), 0.2))
+            x = (x + shortcut) * (1.0 / math.sqrt(2.0))
+        x = ops.concatenate([x, _minibatch_stddev(x)], axis=-1)
+        x = ops.leaky_relu(self.final_conv(x), 0.2)
+        x = ops.reshape(x, (ops.shape(x)[0], -1))
+        x = ops.leaky_relu(self.final_dense(x), 0.2)
+        return ops.squeeze(self.output_dense(x), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_size": self.image_size,
+                "base_filters": self.base_filters,
+                "max_filters": self.max_filters,
+                "num_channels": self.num_channels,
+            }
+        )
+        return config
+
+
+def _downsample(x):
+    return ops.average_pool(x, 2, strides=2, padding="valid")
+
+
+def _minibatch_stddev(x):
+    """One feature map: the mean over features of the batch std (StyleGAN)."""
+    x32 = ops.cast(x, "float32")
+    std = ops.sqrt(ops.var(x32, axis=0) + 1e-8)
+    mean_std = ops.mean(std)
+    return ops.cast(ops.ones_like(x32[..., :1]) * mean_std, x.dtype)

@@ -1,0 +1,136 @@
+import keras
+from keras import ops
+from keras_hub.layers import PositionEmbedding
+from keras_hub.layers import TransformerEncoder
+
+
+@keras.saving.register_keras_serializable(package="keras_vim")
+class ViTVQGANEncoder(keras.layers.Layer):
+    """ViT encoder of ViT-VQGAN: image -> one vector per patch.
+
+    Splits the image into non-overlapping `patch_size` patches, embeds each
+    linearly, adds a learned position embedding and runs pre-LN Transformer
+    blocks (Yu et al., 2021, section 3.1). After the blocks a LayerNorm and a
+    two-layer feed-forward network with tanh in the middle; no activation at
+    the output.
+
+    Args:
+        image_size: int. Height and width of the (square) input image.
+        patch_size: int. Height and width of a patch.
+        num_layers: int. Number of Transformer blocks.
+        num_heads: int. Attention heads per block.
+        hidden_dim: int. Model dimension.
+        intermediate_dim: int. Hidden size of the block MLPs and of the tanh
+            feed-forward head.
+        num_channels: int. Image channels.
+        dropout: float. Dropout inside the blocks (0 in the paper's stage 1).
+        layer_norm_epsilon: float.
+
+    Example:
+    ```python
+    encoder = ViTVQGANEncoder(32, 8, num_layers=2, num_heads=2,
+                              hidden_dim=16, intermediate_dim=32)
+    tokens = encoder(np.zeros((1, 32, 32, 3)))  # (1, 16, 16)
+    ```
+    """
+
+    def __init__(
+        self,
+        image_size,
+        patch_size,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        num_channels=3,
+        dropout=0.0,
+        layer_norm_epsilon=1e-6,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.image_size = int(image_size)
+        self.patch_size = int(patch_size)
+        self.num_layers = int(num_layers)
+        self.num_heads = int(num_heads)
+        self.hidden_dim = int(hidden_dim)
+        self.intermediate_dim = int(intermediate_dim)
+        self.num_channels = int(num_channels)
+        self.dropout = float(dropout)
+        self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.num_patches = (self.image_size // self.patch_size) ** 2
+        self.patch_embedding = keras.layers.Conv2D(
+            self.hidden_dim,
+            self.patch_size,
+            strides=self.patch_size,
+            dtype=self.dtype_policy,
+            name="patch_embedding",
+        )
+        self.position_embedding = PositionEmbedding(
+            self.num_patches, dtype=self.dtype_policy, name="position_embedding"
+        )
+        self.blocks = [
+            TransformerEncoder(
+                self.intermediate_dim,
+                self.num_heads,
+                dropout=self.dropout,
+                activation="gelu",
+                layer_norm_epsilon=self.layer_norm_epsilon,
+                normalize_first=True,
+                dtype=self.dtype_policy,
+                name=f"encoder_block_{i}",
+            )
+            for i in range(self.num_layers)
+        ]
+        self.output_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype="float32", name="output_norm"
+        )
+        self.head_hidden = keras.layers.Dense(
+            self.intermediate_dim,
+            activation="tanh",
+            dtype=self.dtype_policy,
+            name="head_hidden",
+        )
+        self.head_output = keras.layers.Dense(
+            self.hidden_dim, dtype=self.dtype_policy, name="head_output"
+        )
+
+    def build(self, input_shape):
+        self.patch_embedding.build(
+            (None, self.image_size, self.image_size, self.num_channels)
+        )
+        token_shape = (None, self.num_patches, self.hidden_dim)
+        self.position_embedding.build(token_shape)
+        for block in self.blocks:
+            block.build(token_shape)
+        self.output_norm.build(token_shape)
+        self.head_hidden.build(token_shape)
+        self.head_output.build((None, self.num_patches, self.intermediate_dim))
+
+    def call(self, images, training=False):
+        x = self.patch_embedding(images)
+        x = ops.reshape(x, (-1, self.num_patches, self.hidden_dim))
+        x = x + self.position_embedding(x)
+        for block in self.blocks:
+            x = block(x, training=training)
+        x = ops.cast(self.output_norm(x), self.compute_dtype)
+        return self.head_output(self.head_hidden(x))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.num_patches, self.hidden_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_size": self.image_size,
+                "patch_size": self.patch_size,
+                "num_layers": self.num_layers,
+                "num_heads": self.num_heads,
+                "hidden_dim": self.hidden_dim,
+                "intermediate_dim": self.intermediate_dim,
+                "num_channels": self.num_channels,
+                "dropout": self.dropout,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+            }
+        )
+        return config

@@ -1,0 +1,107 @@
+"""Reconstruction and adversarial losses of ViT-VQGAN (all float32)."""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_vim.models.vit_vqgan.vit_vqgan_decoder import logit
+from keras_vim.models.vit_vqgan.vit_vqgan_decoder import map_pixels
+
+
+def logit_laplace_loss(images, location, log_scale):
+    """Per-example negative log-likelihood under the logit-Laplace density.
+
+    DALL-E's formulation (Ramesh et al., 2021, appendix A.3): pixels `x` in
+    [0, 1] are squashed into `(eps, 1 - eps)` and modelled by
+    `p(x) = exp(-|logit(x) - mu| / b) / (2 b x (1 - x))`, so the loss is
+    `|logit(x) - mu| / b + log(2 b) + log(x (1 - x))`, averaged over pixels.
+    This is the full likelihood, not the plain L1 that public ports often
+    substitute for it.
+
+    Args:
+        images: `(batch, H, W, C)` targets in [0, 1].
+        location: `(batch, H, W, C)` `mu`, in logit space.
+        log_scale: `(batch, H, W, C)` `log b`.
+
+    Returns:
+        `(batch,)` float32 mean negative log-likelihood per pixel.
+    """
+    x = map_pixels(ops.clip(ops.cast(images, "float32"), 0.0, 1.0))
+    location = ops.cast(location, "float32")
+    # Keeps b in a range where exp() and the division stay finite.
+    log_scale = ops.clip(ops.cast(log_scale, "float32"), -10.0, 10.0)
+    nll = (
+        ops.abs(logit(x) - location) * ops.exp(-log_scale)
+        + log_scale
+        + math.log(2.0)
+        + ops.log(x)
+        + ops.log1p(-x)
+    )
+    return ops.mean(nll, axis=(1, 2, 3))
+
+
+def l2_loss(images, reconstruction):
+    """Per-example mean squared error, `(batch,)` float32."""
+    diff = ops.cast(reconstruction, "float32") - ops.cast(images, "float32")
+    return ops.mean(ops.square(diff), axis=(1, 2, 3))
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """Non-saturating logistic loss of the discriminator, `(batch,)`."""
+    return ops.softplus(-real_logits) + ops.softplus(fake_logits)
+
+
+def generator_adversarial_loss(fake_logits):
+    """Non-saturating logistic loss of the generator, `(batch,)`."""
+    return ops.softplus(-fake_logits)
+
+
+# Caffe-style VGG16 input: BGR, mean-subtracted, 0-255.
+_VGG_MEAN_BGR = (103.939, 116.779, 123.68)
+_VGG_FEATURE_LAYERS = (
+    "block1_conv2",
+    "block2_conv2",
+    "block3_conv3",
+    "block4_conv3",
+    "block5_conv3",
+)
+
+
+class PerceptualLoss:
+    """LPIPS-style distance between VGG16 feature maps.
+
+    Features of five VGG16 layers are unit-normalized along channels and
+    compared with a squared distance, averaged per layer and summed. The
+    network comes from `keras.applications.VGG16`; it is frozen, and kept out
+    of the task's tracked weights so that presets do not carry it.
+
+    Args:
+        weights: `"imagenet"`, a path to a weights file, or `None` (random
+            features; for tests, which must not download).
+    """
+
+    def __init__(self, weights="imagenet"):
+        vgg = keras.applications.VGG16(include_top=False, weights=weights)
+        vgg.trainable = False
+        outputs = [vgg.get_layer(name).output for name in _VGG_FEATURE_LAYERS]
+        self.features = keras.Model(vgg.input, outputs, name="vgg_features")
+        self.weights = weights
+
+    def __call__(self, images, reconstruction):
+        both = ops.concatenate(
+            [ops.cast(images, "float32"), ops.cast(reconstruction, "float32")]
+        )
+        both = ops.flip(both, axis=-1) * 255.0 - ops.convert_to_tensor(
+            _VGG_MEAN_BGR, "float32"
+        )
+        batch = ops.shape(images)[0]
+        loss = 0.0
+        for features in self.features(both):
+            features = ops.cast(features, "float32")
+            features = features * ops.rsqrt(
+                ops.sum(ops.square(features), axis=-1, keepdims=True) + 1e-10
+            )
+            real, fake = features[:batch], features[batch:]
+            loss = loss + ops.mean(ops.square(real - fake), axis=(1, 2, 3))
+        return loss

@@ -1,0 +1,1 @@
+"""Presets shipped with keras_vim, installed as the `keras_vim_presets` package."""
