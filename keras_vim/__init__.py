@@ -1,5 +1,7 @@
 """keras_vim: vector-quantized image modeling (ViT-VQGAN, VIM, Babeldraw)."""
 
+from keras_vim import callbacks
+from keras_vim import layers
 from keras_vim.layers.vector_quantizer import VectorQuantizer
 from keras_vim.models.vit_vqgan.vit_vqgan import ViTVQGAN
 from keras_vim.models.vit_vqgan.vit_vqgan_backbone import ViTVQGANBackbone
@@ -12,6 +14,7 @@ from keras_vim.models.vit_vqgan.vit_vqgan_image_converter import (
 from keras_vim.models.vit_vqgan.vit_vqgan_preprocessor import (
     ViTVQGANPreprocessor,
 )
+from keras_vim.models.vit_vqgan import vit_vqgan_presets  # noqa: F401 (registers presets)
 from keras_vim.utils.preset_utils import shipped_preset_names
 
 __version__ = "0.1.0"

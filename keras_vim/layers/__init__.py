@@ -1,0 +1,1 @@
+from keras_vim.layers.vector_quantizer import VectorQuantizer

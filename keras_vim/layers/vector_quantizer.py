@@ -84,9 +84,8 @@ class VectorQuantizer(keras.layers.Layer):
         if self.track_dead_codes:
             self.code_usage = self.add_weight(
                 shape=(self.codebook_size,),
-                initializer=keras.initializers.Constant(
-                    1.0 / self.codebook_size
-                ),
+                # A code that has never been picked counts as dead.
+                initializer="zeros",
                 dtype="float32",
                 trainable=False,
                 name="code_usage",
@@ -183,7 +182,8 @@ class VectorQuantizer(keras.layers.Layer):
 
         Args:
             threshold: float. A code whose usage moving average is below this
-                is dead. Defaults to `0.03 / codebook_size`.
+                is dead. Defaults to `0.1 / codebook_size`, a tenth of
+                uniform usage.
             seed: int. Seed for picking the replacement outputs.
 
         Returns:
@@ -197,7 +197,7 @@ class VectorQuantizer(keras.layers.Layer):
         import numpy as np
 
         if threshold is None:
-            threshold = 0.03 / self.codebook_size
+            threshold = 0.1 / self.codebook_size
         usage = ops.convert_to_numpy(self.code_usage)
         dead = np.flatnonzero(usage < threshold)
         buffer = ops.convert_to_numpy(self.recent_inputs)

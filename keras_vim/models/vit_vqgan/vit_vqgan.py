@@ -71,6 +71,7 @@ class ViTVQGAN(LocalPresetMixin, Task):
     def __init__(
         self, backbone, preprocessor=None, discriminator_base_filters=64, **kwargs
     ):
+        kwargs.setdefault("name", "vit_vqgan")
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor

@@ -84,6 +84,7 @@ class ViTVQGANBackbone(LocalPresetMixin, Backbone):
                 "`image_size` must be divisible by `patch_size`. Received: "
                 f"image_size={image_size}, patch_size={patch_size}"
             )
+        kwargs.setdefault("name", "vit_vqgan_backbone")
         # === Layers ===
         self.encoder = ViTVQGANEncoder(
             image_size,

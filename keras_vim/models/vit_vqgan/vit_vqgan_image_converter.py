@@ -33,6 +33,7 @@ class ViTVQGANImageConverter(LocalPresetMixin, ImageConverter):
     ):
         kwargs.pop("scale", None)
         kwargs.pop("offset", None)
+        kwargs.setdefault("name", "vit_vqgan_image_converter")
         super().__init__(
             image_size=image_size,
             interpolation=interpolation,

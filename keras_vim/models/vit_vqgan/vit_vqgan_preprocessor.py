@@ -32,6 +32,7 @@ class ViTVQGANPreprocessor(LocalPresetMixin, Preprocessor):
     image_converter_cls = ViTVQGANImageConverter
 
     def __init__(self, image_converter=None, **kwargs):
+        kwargs.setdefault("name", "vit_vqgan_preprocessor")
         super().__init__(**kwargs)
         self.image_converter = image_converter
 

@@ -1,0 +1,1 @@
+from keras_vim.callbacks.codebook_restart import CodebookRestart
