@@ -75,6 +75,15 @@ class ViTVQGAN(LocalPresetMixin, Task):
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
+        # === Functional model ===
+        inputs = backbone.input
+        outputs = backbone(inputs)
+        # The automatic compile must not download VGG weights.
+        kwargs.setdefault("compile", False)
+        compile_now = kwargs.pop("compile")
+        super().__init__(inputs=inputs, outputs=outputs, compile=False, **kwargs)
+
+        # Set after the functional init so Keras tracks it on every backend.
         self.discriminator = None
         if discriminator_base_filters:
             self.discriminator = ViTVQGANDiscriminator(
@@ -87,14 +96,6 @@ class ViTVQGAN(LocalPresetMixin, Task):
             self.discriminator.build(
                 (None, backbone.image_size, backbone.image_size, backbone.num_channels)
             )
-
-        # === Functional model ===
-        inputs = backbone.input
-        outputs = backbone(inputs)
-        # The automatic compile must not download VGG weights.
-        kwargs.setdefault("compile", False)
-        compile_now = kwargs.pop("compile")
-        super().__init__(inputs=inputs, outputs=outputs, compile=False, **kwargs)
 
         # === Config ===
         self.discriminator_base_filters = discriminator_base_filters
