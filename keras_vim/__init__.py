@@ -2,7 +2,11 @@
 
 from keras_vim import callbacks
 from keras_vim import layers
+from keras_vim.layers.position_embedding_2d import PositionEmbedding2D
 from keras_vim.layers.vector_quantizer import VectorQuantizer
+from keras_vim.models.linear_probe.linear_probe import LinearProbe
+from keras_vim.models.vim.vim_backbone import VIMBackbone
+from keras_vim.models.vim.vim_transformer import VIMTransformer
 from keras_vim.models.vit_vqgan.vit_vqgan import ViTVQGAN
 from keras_vim.models.vit_vqgan.vit_vqgan_backbone import ViTVQGANBackbone
 from keras_vim.models.vit_vqgan.vit_vqgan_discriminator import (

@@ -1,1 +1,2 @@
 from keras_vim.layers.vector_quantizer import VectorQuantizer
+from keras_vim.layers.position_embedding_2d import PositionEmbedding2D

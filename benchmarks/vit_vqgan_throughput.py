@@ -1,0 +1,98 @@
+"""Images per second of ViT-VQGAN `encode` and of one training step.
+
+Runs every backend in its own process (the backend is fixed at import) and
+prints one table, with each backend's figure also as a ratio to JAX measured
+in the same run:
+
+    python benchmarks/vit_vqgan_throughput.py            # all backends
+    KERAS_BACKEND=torch python benchmarks/vit_vqgan_throughput.py --worker
+
+Models: the shipped `vit_vqgan_photos_64` (64x64) and the architecture of
+`vit_vqgan_small` (256x256, 1024 tokens, 56M parameters; random weights).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+CASES = {
+    # preset: (encode batch, train batch)
+    "vit_vqgan_photos_64": (64, 32),
+    "vit_vqgan_small": (8, 2),
+}
+
+
+def measure(seconds_budget=20.0, repeats=3):
+    import warnings
+
+    import keras
+    import numpy as np
+
+    import keras_vim
+
+    warnings.filterwarnings("ignore")
+    results = {}
+    for preset, (encode_batch, train_batch) in CASES.items():
+        model = keras_vim.ViTVQGAN.from_preset(preset)
+        model.compile(perceptual_weight=0.0, adversarial_weight=0.1)
+        size = model.backbone.image_size
+        rng = np.random.default_rng(0)
+        images = rng.integers(0, 256, (encode_batch, size, size, 3), "uint8")
+        train_images = images[:train_batch].astype("float32") / 255.0
+
+        def encode():
+            model.encode(images, batch_size=encode_batch, verbose=0)
+
+        def train():
+            model.train_on_batch(train_images)
+
+        for name, fn, batch in (
+            ("encode", encode, encode_batch),
+            ("train_step", train, train_batch),
+        ):
+            fn()  # compile
+            best = float("inf")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                fn()
+                best = min(best, time.perf_counter() - start)
+            results[f"{preset}/{name}"] = batch / best
+        del model
+        keras.backend.clear_session()
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--worker", action="store_true")
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(measure()))
+        return
+    table = {}
+    for backend in ("jax", "tensorflow", "torch"):
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+        out = subprocess.run(
+            [sys.executable, __file__, "--worker"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        table[backend] = json.loads(out.strip().splitlines()[-1])
+    keys = list(table["jax"])
+    print(f"{'case (images/s)':40s}" + "".join(f"{b:>18s}" for b in table))
+    for key in keys:
+        row = f"{key:40s}"
+        for backend in table:
+            value = table[backend][key]
+            ratio = value / table["jax"][key]
+            row += f"{value:10.1f} ({ratio:4.2f}x)"
+        print(row)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+import keras
+from keras import ops
+from keras.layers import ReversibleEmbedding
+from keras_hub.layers import TransformerDecoder
+from keras_hub.models import Backbone
+
+from keras_vim.layers.position_embedding_2d import PositionEmbedding2D
+from keras_vim.utils.preset_utils import LocalPresetMixin
+
+
+@keras.saving.register_keras_serializable(package="keras_vim")
+class VIMBackbone(LocalPresetMixin, Backbone):
+    """VIM: decoder-only Transformer over raster-order image tokens.
+
+    Stage 2 of Yu et al., "Vector-quantized Image Modeling with Improved
+    VQGAN" (2021). The sequence is one class token (its own embedding table;
+    the id `num_classes` means "no class" and is also the start token of
+    unconditional models) followed by the image's code ids. Token embedding
+    plus an additive learned 2D position embedding, pre-LN causal
+    Transformer blocks with dropout, and a final LayerNorm. Output `i` of the
+    sequence predicts image token `i`.
+
+    Inputs: `"token_ids"`, `(batch, length)` int, `length <= grid_size**2`;
+    `"class_ids"`, `(batch,)` int in `[0, num_classes]`. Output: hidden
+    states `(batch, length + 1, hidden_dim)`.
+
+    Args:
+        vocabulary_size: int. Number of image codes (the tokenizer's codebook).
+        grid_size: int. Image tokens per side (32 for 256x256 / 8x8 patches).
+        num_layers: int. Transformer blocks.
+        num_heads: int. Attention heads.
+        hidden_dim: int. Model dimension.
+        intermediate_dim: int. MLP hidden size.
+        num_classes: int. Classes for class-conditional models; `0` for
+            unconditional.
+        dropout: float. Dropout on attention probabilities, attention output
+            and MLP output (0.1 in the paper).
+        layer_norm_epsilon: float.
+        dtype: string or `keras.mixed_precision.DTypePolicy`.
+
+    Example:
+    ```python
+    backbone = keras_vim.VIMBackbone(
+        vocabulary_size=512, grid_size=8, num_layers=2, num_heads=2,
+        hidden_dim=32, intermediate_dim=64, num_classes=10,
+    )
+    hidden = backbone({"token_ids": np.zeros((2, 64), "int32"),
+                       "class_ids": np.array([3, 10])})  # (2, 65, 32)
+    ```
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        grid_size,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        num_classes=0,
+        dropout=0.1,
+        layer_norm_epsilon=1e-6,
+        dtype=None,
+        **kwargs,
+    ):
+        kwargs.setdefault("name", "vim_backbone")
+        # === Layers ===
+        self.token_embedding = ReversibleEmbedding(
+            vocabulary_size,
+            hidden_dim,
+            tie_weights=False,
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
+            dtype=dtype,
+            name="token_embedding",
+        )
+        self.class_embedding = keras.layers.Embedding(
+            num_classes + 1,
+            hidden_dim,
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
+            dtype=dtype,
+            name="class_embedding",
+        )
+        self.position_embedding = PositionEmbedding2D(
+            grid_size, hidden_dim, 1, dtype=dtype, name="position_embedding"
+        )
+        self.embeddings_dropout = keras.layers.Dropout(
+            dropout, dtype=dtype, name="embeddings_dropout"
+        )
+        self.transformer_layers = [
+            TransformerDecoder(
+                intermediate_dim=intermediate_dim,
+                num_heads=num_heads,
+                dropout=dropout,
+                activation="gelu",
+                layer_norm_epsilon=layer_norm_epsilon,
+                normalize_first=True,
+                dtype=dtype,
+                name=f"transformer_layer_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype="float32", name="layer_norm"
+        )
+
+        # === Functional model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        class_ids = keras.Input(shape=(), dtype="int32", name="class_ids")
+        x = self.embed(token_ids, class_ids)
+        x = self.embeddings_dropout(x)
+        for layer in self.transformer_layers:
+            x = layer(x)
+        outputs = self.layer_norm(x)
+        super().__init__(
+            inputs={"token_ids": token_ids, "class_ids": class_ids},
+            outputs=outputs,
+            dtype=dtype,
+            **kwargs,
+        )
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.grid_size = grid_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.num_classes = num_classes
+        self.dropout = dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+
+    @property
+    def sequence_length(self):
+        """Image tokens per image."""
+        return self.grid_size**2
+
+    @property
+    def no_class_id(self):
+        """The class id that means "no class" (and starts unconditional models)."""
+        return self.num_classes
+
+    def embed(self, token_ids, class_ids):
+        """Class token, then image tokens, plus 2D positions: `length + 1`."""
+        classes = self.class_embedding(ops.expand_dims(class_ids, -1))
+        x = ops.concatenate([classes, self.token_embedding(token_ids)], axis=1)
+        return x + self.position_embedding(x)
+
+    def embed_step(self, token_ids, position):
+        """Embeds `(batch, 1)` ids sitting at sequence `position` (cached decoding).
+
+        Position 0 holds a class id, later positions image token ids; the
+        position may be a traced scalar, so both lookups run and one is kept.
+        """
+        classes = self.class_embedding(ops.clip(token_ids, 0, self.num_classes))
+        tokens = self.token_embedding(
+            ops.clip(token_ids, 0, self.vocabulary_size - 1)
+        )
+        x = ops.where(ops.equal(position, 0), classes, tokens)
+        return x + self.position_embedding(x, start_index=position)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "grid_size": self.grid_size,
+                "num_layers": self.num_layers,
+                "num_heads": self.num_heads,
+                "hidden_dim": self.hidden_dim,
+                "intermediate_dim": self.intermediate_dim,
+                "num_classes": self.num_classes,
+                "dropout": self.dropout,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+            }
+        )
+        return config
