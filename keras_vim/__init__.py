@@ -18,7 +18,8 @@ from keras_vim.models.vit_vqgan.vit_vqgan_image_converter import (
 from keras_vim.models.vit_vqgan.vit_vqgan_preprocessor import (
     ViTVQGANPreprocessor,
 )
-from keras_vim.models.vit_vqgan import vit_vqgan_presets  # noqa: F401 (registers presets)
+from keras_vim.models.vim import vim_presets  # noqa: F401 (registers presets)
+from keras_vim.models.vit_vqgan import vit_vqgan_presets  # noqa: F401
 from keras_vim.utils.preset_utils import shipped_preset_names
 
 __version__ = "0.1.0"

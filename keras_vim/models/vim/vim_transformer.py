@@ -127,7 +127,9 @@ class VIMTransformer(LocalPresetMixin, CausalLM):
                 images `(batch, H, W, 3)` when an image tokenizer is attached.
             y: class ids `(batch,)` for class-conditional models, else `None`.
         """
-        token_ids = image_token_ids(x, self.backbone, self.image_tokenizer)
+        x = to_numpy(x)
+        tokenizer = self.image_tokenizer if x.ndim == 4 else None
+        token_ids = image_token_ids(x, self.backbone, tokenizer)
         class_ids = self._validate_class_ids(y, len(token_ids))
         return {"token_ids": token_ids, "class_ids": class_ids}, token_ids
 

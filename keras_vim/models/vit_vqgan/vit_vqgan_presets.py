@@ -47,6 +47,9 @@ DESCRIPTIONS = {
     "vit_vqgan_photos_64": "Small ViT-VQGAN (64x64, 8x8 tokens, 512 codes) "
     "trained on scikit-image's colour photographs by "
     "examples/train_vit_vqgan_photos.py.",
+    "vit_vqgan_digits_32": "Small ViT-VQGAN (32x32, 4x4 tokens, 128 codes) "
+    "trained on scikit-learn's handwritten digits by "
+    "examples/train_digits_presets.py.",
 }
 
 backbone_presets = {

@@ -1,0 +1,52 @@
+import keras
+import numpy as np
+from keras import ops
+from keras_hub.src.tests.test_case import TestCase
+
+import keras_vim
+from tests.models.vim.vim_transformer_test import TINY
+
+
+class LinearProbeTest(TestCase):
+    def setUp(self):
+        keras.utils.set_random_seed(0)
+        self.backbone = keras_vim.VIMBackbone(**{**TINY, "num_classes": 0})
+        rng = np.random.default_rng(0)
+        # Two classes that differ in which half of the vocabulary they use.
+        self.labels = np.arange(64) % 2
+        self.tokens = rng.integers(0, 16, (64, 16)) + 16 * self.labels[:, None]
+
+    def test_features_are_mean_of_block_output(self):
+        probe = keras_vim.LinearProbe(self.backbone, block_index=0, num_classes=2)
+        block_out = keras.Model(
+            self.backbone.input, self.backbone.transformer_layers[0].output
+        )
+        hidden = block_out({"token_ids": self.tokens[:2], "class_ids": np.array([0, 0])})
+        expected = ops.convert_to_numpy(probe.head(ops.mean(hidden, axis=1)))
+        self.assertAllClose(probe.predict(self.tokens[:2], verbose=0), expected, atol=1e-5)
+
+    def test_fit_trains_head_only(self):
+        probe = keras_vim.LinearProbe(self.backbone, block_index=1, num_classes=2)
+        probe.compile(optimizer=keras.optimizers.Adam(3e-2))
+        before = [ops.convert_to_numpy(w).copy() for w in self.backbone.weights]
+        history = probe.fit(self.tokens, self.labels, epochs=30, batch_size=64, verbose=0)
+        self.assertGreater(history.history["accuracy"][-1], 0.9)
+        for w, b in zip(self.backbone.weights, before):
+            self.assertAllClose(ops.convert_to_numpy(w), b)
+        self.assertEqual(len(probe.trainable_weights), 2)
+
+    def test_accuracy_per_block(self):
+        accuracies = keras_vim.LinearProbe.accuracy_per_block(
+            self.backbone, self.tokens, self.labels, self.tokens, self.labels, 2, epochs=30
+        )
+        self.assertEqual(len(accuracies), 2)
+        self.assertGreater(max(accuracies), 0.9)
+
+    def test_bad_arguments(self):
+        with self.assertRaisesRegex(ValueError, r"block_index.*\[0, 2\).*2"):
+            keras_vim.LinearProbe(self.backbone, block_index=2, num_classes=2)
+        with self.assertRaisesRegex(ValueError, r"block_index.*-1"):
+            keras_vim.LinearProbe(self.backbone, block_index=-1, num_classes=2)
+        probe = keras_vim.LinearProbe(self.backbone, block_index=0, num_classes=2)
+        with self.assertRaisesRegex(ValueError, r"Labels.*\[0, 2\)"):
+            probe.fit(self.tokens, self.labels + 5)
