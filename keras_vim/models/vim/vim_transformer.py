@@ -85,6 +85,7 @@ class VIMTransformer(LocalPresetMixin, CausalLM):
         )
         self._image_tokenizer = Untracked(image_tokenizer)
         self._generate_functions = Untracked({})
+        self._token_progress = Untracked(None)
 
     @property
     def image_tokenizer(self):
@@ -195,11 +196,13 @@ class VIMTransformer(LocalPresetMixin, CausalLM):
         logits = b.token_embedding(hidden, reverse=True)
         return ops.cast(logits, "float32"), hidden, ops.stack(caches, axis=1)
 
-    def _full_logits(self, prompt):
-        """Logits of every position, recomputing the whole sequence."""
+    def _full_logits(self, prompt, position=None):
+        """Logits recomputing the whole sequence: every position, or one."""
         hidden = self.backbone(
             {"token_ids": prompt[:, 1:], "class_ids": prompt[:, 0]}
         )
+        if position is not None:
+            hidden = ops.take(hidden, position, axis=1)
         return ops.cast(self.backbone.token_embedding(hidden, reverse=True), "float32")
 
     def generate_step(self, inputs, stop_token_ids=None):
@@ -220,6 +223,7 @@ class VIMTransformer(LocalPresetMixin, CausalLM):
         no_class = ops.full((batch_size, 1), b.no_class_id, dtype=prompt.dtype)
 
         def next(prompt, cache, index):
+            self._report_progress(index)
             position = index - 1
             if use_cache:
                 tokens = ops.slice(prompt, [0, position], [batch_size, 1])
@@ -235,7 +239,7 @@ class VIMTransformer(LocalPresetMixin, CausalLM):
                 if guided:
                     unconditional = ops.concatenate([no_class, prompt[:, 1:]], 1)
                     full = ops.concatenate([prompt, unconditional], axis=0)
-                logits = ops.take(self._full_logits(full), position, axis=1)
+                logits = self._full_logits(full, position)
             if guided:
                 conditional, unconditional = ops.split(logits, 2, axis=0)
                 scale = ops.cast(inputs["guidance_scale"], "float32")
@@ -283,7 +287,10 @@ class VIMTransformer(LocalPresetMixin, CausalLM):
             use_cache: bool. Key/value cache (`False` recomputes the whole
                 prefix each step; for benchmarks).
             batch_size: int or `None`. Images sampled per compiled call.
-            verbose: `"auto"`, 0 or 1. Progress bar over batches.
+            verbose: `"auto"`, 0 or 1. Progress bar: per token on JAX and
+                torch (from inside the compiled loop on JAX), per batch on
+                TensorFlow, whose XLA loop cannot call back. `"auto"`
+                shows it for 256 tokens or more, or several batches.
 
         Returns:
             A dict with `"token_ids"` (`(n, grid, grid)` int32) and, when an
@@ -303,7 +310,11 @@ class VIMTransformer(LocalPresetMixin, CausalLM):
         self._prepare_generate_function(temperature, top_k, top_p, guided, use_cache, seed)
         progress = None
         num_batches = -(-total // batch_size)
-        if verbose == 1 or (verbose == "auto" and num_batches > 1):
+        show = verbose == 1 or (
+            verbose == "auto" and (num_batches > 1 or b.sequence_length >= 256)
+        )
+        per_token = show and keras.config.backend() in ("jax", "torch")
+        if show and (num_batches > 1 or not per_token):
             progress = keras.utils.Progbar(total, unit_name="image")
         results = []
         for start in range(0, total, batch_size):
@@ -314,7 +325,12 @@ class VIMTransformer(LocalPresetMixin, CausalLM):
                 "token_ids": ops.convert_to_tensor(prompt),
                 "guidance_scale": ops.convert_to_tensor(guidance_scale, "float32"),
             }
+            if per_token:
+                self._token_progress.value = keras.utils.Progbar(
+                    b.sequence_length, unit_name="token"
+                )
             tokens = ops.convert_to_numpy(self.generate_function(inputs))
+            self._token_progress.value = None
             results.append(tokens[:, 1:])
             if progress is not None:
                 progress.add(len(batch_classes))
@@ -324,6 +340,21 @@ class VIMTransformer(LocalPresetMixin, CausalLM):
         if self.image_tokenizer is not None:
             outputs["images"] = self.image_tokenizer.decode(token_ids, verbose=0)
         return outputs
+
+    def _report_progress(self, index):
+        """Advances the token progress bar from inside the sampling loop."""
+        backend = keras.config.backend()
+        if backend == "jax":
+            import jax
+
+            jax.debug.callback(self._update_progress, index)
+        elif backend == "torch":
+            self._update_progress(index)
+
+    def _update_progress(self, index):
+        progress = self._token_progress.value
+        if progress is not None:
+            progress.update(int(index))
 
     def _validate_generate_arguments(
         self, class_ids, num_images, temperature, top_k, top_p, guidance_scale
