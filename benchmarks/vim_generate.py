@@ -15,10 +15,9 @@ extrapolated as 1024 x the time of one full-sequence forward pass, and marked.
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import time
+
+from backends import run_per_backend
 
 BATCH = 16
 
@@ -74,13 +73,7 @@ def main():
     if args.worker:
         print(json.dumps(measure()))
         return
-    for backend in ("jax", "tensorflow", "torch"):
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-        out = subprocess.run(
-            [sys.executable, __file__, "--worker"], env=env,
-            capture_output=True, text=True, check=True,
-        ).stdout
-        r = json.loads(out.strip().splitlines()[-1])
+    for backend, r in run_per_backend(__file__).items():
         print(f"\n{backend}: tokens/s (batch {BATCH})")
         for key, value in r.items():
             print(f"  {key:52s} {value:10.1f}")

@@ -13,10 +13,9 @@ Models: the shipped `vit_vqgan_photos_64` (64x64) and the architecture of
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import time
+
+from backends import run_per_backend
 
 CASES = {
     # preset: (encode batch, train batch)
@@ -72,17 +71,7 @@ def main():
     if args.worker:
         print(json.dumps(measure()))
         return
-    table = {}
-    for backend in ("jax", "tensorflow", "torch"):
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-        out = subprocess.run(
-            [sys.executable, __file__, "--worker"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        table[backend] = json.loads(out.strip().splitlines()[-1])
+    table = run_per_backend(__file__)
     keys = list(table["jax"])
     print(f"{'case (images/s)':40s}" + "".join(f"{b:>18s}" for b in table))
     for key in keys:

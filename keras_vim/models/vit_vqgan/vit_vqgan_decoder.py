@@ -1,7 +1,7 @@
 import keras
 from keras import ops
-from keras_hub.layers import PositionEmbedding
-from keras_hub.layers import TransformerEncoder
+
+from keras_vim.layers.vit_trunk import ViTTrunkMixin
 
 # DALL-E's logit-Laplace squashes pixels into (eps, 1 - eps) so that their
 # logit stays finite.
@@ -19,7 +19,7 @@ def unmap_pixels(x, epsilon=LOGIT_LAPLACE_EPSILON):
 
 
 @keras.saving.register_keras_serializable(package="keras_vim")
-class ViTVQGANDecoder(keras.layers.Layer):
+class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
     """ViT decoder of ViT-VQGAN: one vector per patch -> image statistics.
 
     The mirror of `ViTVQGANEncoder`: learned position embedding, pre-LN
@@ -89,34 +89,7 @@ class ViTVQGANDecoder(keras.layers.Layer):
         self.layer_norm_epsilon = float(layer_norm_epsilon)
         self.grid_size = self.image_size // self.patch_size
         self.num_patches = self.grid_size**2
-        self.position_embedding = PositionEmbedding(
-            self.num_patches, dtype=self.dtype_policy, name="position_embedding"
-        )
-        self.blocks = [
-            TransformerEncoder(
-                self.intermediate_dim,
-                self.num_heads,
-                dropout=self.dropout,
-                activation="gelu",
-                layer_norm_epsilon=self.layer_norm_epsilon,
-                normalize_first=True,
-                dtype=self.dtype_policy,
-                name=f"decoder_block_{i}",
-            )
-            for i in range(self.num_layers)
-        ]
-        self.output_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype="float32", name="output_norm"
-        )
-        self.head_hidden = keras.layers.Dense(
-            self.intermediate_dim,
-            activation="tanh",
-            dtype=self.dtype_policy,
-            name="head_hidden",
-        )
-        self.head_output = keras.layers.Dense(
-            self.hidden_dim, dtype=self.dtype_policy, name="head_output"
-        )
+        self._create_trunk("decoder_block")
         # Pixel statistics stay float32: they feed the likelihood.
         self.pixel_projection = keras.layers.Dense(
             self.patch_size**2 * self.num_channels * 2,
@@ -125,21 +98,12 @@ class ViTVQGANDecoder(keras.layers.Layer):
         )
 
     def build(self, input_shape):
+        self._build_trunk()
         token_shape = (None, self.num_patches, self.hidden_dim)
-        self.position_embedding.build(token_shape)
-        for block in self.blocks:
-            block.build(token_shape)
-        self.output_norm.build(token_shape)
-        self.head_hidden.build(token_shape)
-        self.head_output.build((None, self.num_patches, self.intermediate_dim))
         self.pixel_projection.build(token_shape)
 
     def call(self, tokens, training=False):
-        x = tokens + self.position_embedding(tokens)
-        for block in self.blocks:
-            x = block(x, training=training)
-        x = ops.cast(self.output_norm(x), self.compute_dtype)
-        x = self.head_output(self.head_hidden(x))
+        x = self._call_trunk(tokens, training=training)
         stats = self.pixel_projection(ops.cast(x, "float32"))
         stats = self._patches_to_image(stats)
         values, log_scale = ops.split(stats, 2, axis=-1)
@@ -164,20 +128,8 @@ class ViTVQGANDecoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "image_size": self.image_size,
-                "patch_size": self.patch_size,
-                "num_layers": self.num_layers,
-                "num_heads": self.num_heads,
-                "hidden_dim": self.hidden_dim,
-                "intermediate_dim": self.intermediate_dim,
-                "num_channels": self.num_channels,
-                "output_activation": self.output_activation,
-                "dropout": self.dropout,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-            }
-        )
+        config.update(self._trunk_config())
+        config["output_activation"] = self.output_activation
         return config
 
 

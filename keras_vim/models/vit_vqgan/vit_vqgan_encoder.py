@@ -1,11 +1,11 @@
 import keras
 from keras import ops
-from keras_hub.layers import PositionEmbedding
-from keras_hub.layers import TransformerEncoder
+
+from keras_vim.layers.vit_trunk import ViTTrunkMixin
 
 
 @keras.saving.register_keras_serializable(package="keras_vim")
-class ViTVQGANEncoder(keras.layers.Layer):
+class ViTVQGANEncoder(ViTTrunkMixin, keras.layers.Layer):
     """ViT encoder of ViT-VQGAN: image -> one vector per patch.
 
     Splits the image into non-overlapping `patch_size` patches, embeds each
@@ -65,72 +65,23 @@ class ViTVQGANEncoder(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="patch_embedding",
         )
-        self.position_embedding = PositionEmbedding(
-            self.num_patches, dtype=self.dtype_policy, name="position_embedding"
-        )
-        self.blocks = [
-            TransformerEncoder(
-                self.intermediate_dim,
-                self.num_heads,
-                dropout=self.dropout,
-                activation="gelu",
-                layer_norm_epsilon=self.layer_norm_epsilon,
-                normalize_first=True,
-                dtype=self.dtype_policy,
-                name=f"encoder_block_{i}",
-            )
-            for i in range(self.num_layers)
-        ]
-        self.output_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype="float32", name="output_norm"
-        )
-        self.head_hidden = keras.layers.Dense(
-            self.intermediate_dim,
-            activation="tanh",
-            dtype=self.dtype_policy,
-            name="head_hidden",
-        )
-        self.head_output = keras.layers.Dense(
-            self.hidden_dim, dtype=self.dtype_policy, name="head_output"
-        )
+        self._create_trunk("encoder_block")
 
     def build(self, input_shape):
         self.patch_embedding.build(
             (None, self.image_size, self.image_size, self.num_channels)
         )
-        token_shape = (None, self.num_patches, self.hidden_dim)
-        self.position_embedding.build(token_shape)
-        for block in self.blocks:
-            block.build(token_shape)
-        self.output_norm.build(token_shape)
-        self.head_hidden.build(token_shape)
-        self.head_output.build((None, self.num_patches, self.intermediate_dim))
+        self._build_trunk()
 
     def call(self, images, training=False):
         x = self.patch_embedding(images)
         x = ops.reshape(x, (-1, self.num_patches, self.hidden_dim))
-        x = x + self.position_embedding(x)
-        for block in self.blocks:
-            x = block(x, training=training)
-        x = ops.cast(self.output_norm(x), self.compute_dtype)
-        return self.head_output(self.head_hidden(x))
+        return self._call_trunk(x, training=training)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.num_patches, self.hidden_dim)
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "image_size": self.image_size,
-                "patch_size": self.patch_size,
-                "num_layers": self.num_layers,
-                "num_heads": self.num_heads,
-                "hidden_dim": self.hidden_dim,
-                "intermediate_dim": self.intermediate_dim,
-                "num_channels": self.num_channels,
-                "dropout": self.dropout,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-            }
-        )
+        config.update(self._trunk_config())
         return config
