@@ -2,6 +2,7 @@
 
 from keras_vim import callbacks
 from keras_vim import layers
+from keras_vim import optimizers
 from keras_vim.layers.position_embedding_2d import PositionEmbedding2D
 from keras_vim.layers.vector_quantizer import VectorQuantizer
 from keras_vim.models.linear_probe.linear_probe import LinearProbe

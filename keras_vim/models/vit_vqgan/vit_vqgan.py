@@ -14,6 +14,7 @@ from keras_vim.models.vit_vqgan.vit_vqgan_discriminator import (
 from keras_vim.models.vit_vqgan.vit_vqgan_preprocessor import (
     ViTVQGANPreprocessor,
 )
+from keras_vim.optimizers.split_optimizer import SplitOptimizer
 from keras_vim.utils.preset_utils import LocalPresetMixin
 from keras_vim.utils.untracked import Untracked
 from keras_vim.utils.validation import validate_images
@@ -42,10 +43,11 @@ class ViTVQGAN(LocalPresetMixin, Task):
             + w_p * L_perceptual + w_adv * L_adversarial,
 
     where the adversarial term comes from a StyleGAN-style discriminator that
-    is trained in the same step on its own loss. The discriminator only ever
-    receives gradients of its own loss: the generator's adversarial term is
-    computed through a copy of its weights behind `stop_gradient`, and its
-    fake inputs are detached. Every term, codebook usage and perplexity show
+    is trained in the same step on its own loss, by its own optimizer (both
+    live in one `keras_vim.optimizers.SplitOptimizer`, which `fit` drives on
+    every backend). The discriminator only ever receives gradients of its
+    own loss: the generator's adversarial term is computed through a copy of
+    its weights behind `stop_gradient`, and its fake inputs are detached. Every term, codebook usage and perplexity show
     in the `fit` logs.
 
     Args:
@@ -114,6 +116,7 @@ class ViTVQGAN(LocalPresetMixin, Task):
     def compile(
         self,
         optimizer="auto",
+        discriminator_optimizer="auto",
         quantizer_weight=1.0,
         logit_laplace_weight=0.1,
         l2_weight=1.0,
@@ -126,7 +129,9 @@ class ViTVQGAN(LocalPresetMixin, Task):
 
         Args:
             optimizer: `"auto"` (Adam, lr 1e-4, beta_2 0.99) or a Keras
-                optimizer.
+                optimizer, for the encoder, quantizer and decoder.
+            discriminator_optimizer: `"auto"` (the same Adam settings) or a
+                Keras optimizer for the discriminator.
             quantizer_weight: float. Weight of the codebook + commitment loss.
             logit_laplace_weight: float. Weight of the logit-Laplace NLL.
             l2_weight: float. Weight of the pixel L2 loss.
@@ -138,8 +143,6 @@ class ViTVQGAN(LocalPresetMixin, Task):
             perceptual_weights: `"imagenet"` (downloads VGG16 weights once),
                 a weights file path, or `None` (random features, for tests).
         """
-        if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(1e-4, beta_1=0.9, beta_2=0.99)
         weights = {
             "quantizer_weight": quantizer_weight,
             "logit_laplace_weight": logit_laplace_weight,
@@ -154,6 +157,20 @@ class ViTVQGAN(LocalPresetMixin, Task):
                 )
         if adversarial_weight and self.discriminator is None:
             adversarial_weight = 0.0
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(1e-4, beta_1=0.9, beta_2=0.99)
+        if self.discriminator is not None and not isinstance(
+            optimizer, SplitOptimizer
+        ):
+            if discriminator_optimizer == "auto":
+                discriminator_optimizer = keras.optimizers.Adam(
+                    1e-4, beta_1=0.9, beta_2=0.99
+                )
+            optimizer = SplitOptimizer(
+                optimizer,
+                discriminator_optimizer,
+                second_prefixes=(self.discriminator.path + "/",),
+            )
         self.loss_weights_config = dict(weights, adversarial_weight=adversarial_weight)
         self.perceptual_weights = perceptual_weights
         self._perceptual = Untracked(
@@ -162,6 +179,11 @@ class ViTVQGAN(LocalPresetMixin, Task):
         kwargs.pop("loss", None)
         kwargs.pop("metrics", None)
         super().compile(optimizer=optimizer, loss=None, **kwargs)
+
+    def compile_from_config(self, config):
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
 
     def get_compile_config(self):
         config = super().get_compile_config() or {}

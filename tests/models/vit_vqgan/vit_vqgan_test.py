@@ -118,6 +118,23 @@ class ViTVQGANTest(TestCase):
             0,
         )
 
+    def test_discriminator_has_its_own_optimizer(self):
+        model = build_task()
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.0),
+            discriminator_optimizer=keras.optimizers.SGD(0.1),
+            perceptual_weight=0.0,
+        )
+        self.assertIsInstance(model.optimizer, keras_vim.optimizers.SplitOptimizer)
+        encoder_before = ops.convert_to_numpy(model.backbone.encoder.weights[0]).copy()
+        disc_before = ops.convert_to_numpy(model.discriminator.weights[0]).copy()
+        model.fit(images(8), batch_size=8, epochs=2, verbose=0)
+        # Generator lr 0: untouched; discriminator lr 0.1: moved.
+        self.assertAllClose(model.backbone.encoder.weights[0], encoder_before)
+        disc_after = ops.convert_to_numpy(model.discriminator.weights[0])
+        self.assertGreater(np.abs(disc_after - disc_before).max(), 1e-6)
+        self.assertEqual(int(ops.convert_to_numpy(model.optimizer.iterations)), 2)
+
     def test_preset_round_trip(self):
         model = build_task()
         x = images(2)

@@ -1,0 +1,1 @@
+from keras_vim.optimizers.split_optimizer import SplitOptimizer
