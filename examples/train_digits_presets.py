@@ -4,12 +4,18 @@
    128 codes), trained on the 1,437-image train split.
 2. `vim_digits_class`: a class-conditional VIM over those 16 tokens (class
    dropout 0.1 so classifier-free guidance works).
-3. `vim_digits`: an unconditional VIM, for the linear probe.
+3. `vim_digits`: an unconditional VIM, for the linear probe. Trained 150
+   epochs on 1,437 digits, a VIM memorises them (train NLL 0.5, test 3.9)
+   and its features probe at under 80%; this one sees each digit at 9
+   positions (shifted by up to one original pixel) for 20 epochs instead.
 
 The 360-image test split is never used for training. Evaluate with
 `examples/evaluate_digits_presets.py`.
 
     KERAS_BACKEND=jax python examples/train_digits_presets.py
+
+`--presets vim_digits` retrains only the named presets (a VIM then reads the
+tokenizer already in `--output`).
 """
 
 import argparse
@@ -48,6 +54,9 @@ VIM_CONFIG = dict(
 )
 
 
+PRESETS = ("vit_vqgan_digits_32", "vim_digits_class", "vim_digits")
+
+
 def train_tokenizer(images, steps, seed):
     backbone = keras_vim.ViTVQGANBackbone(**TOKENIZER_CONFIG, track_dead_codes=True)
     converter = keras_vim.ViTVQGANImageConverter(image_size=(32, 32))
@@ -84,6 +93,20 @@ def train_tokenizer(images, steps, seed):
     return keras_vim.ViTVQGAN(shipped, model.preprocessor, discriminator_base_filters=0)
 
 
+def shifted_copies(images, step=4):
+    """`images` moved by -step, 0, +step pixels in each direction (zero fill)."""
+    copies = []
+    for dy in (-step, 0, step):
+        for dx in (-step, 0, step):
+            copy = np.zeros_like(images)
+            h, w = images.shape[1:3]
+            copy[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = images[
+                :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+            ]
+            copies.append(copy)
+    return np.concatenate(copies)
+
+
 def train_vim(token_ids, labels, num_classes, epochs, tokenizer_preset, seed):
     keras.utils.set_random_seed(seed)
     backbone = keras_vim.VIMBackbone(**VIM_CONFIG, num_classes=num_classes)
@@ -101,35 +124,55 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tokenizer-steps", type=int, default=1500)
     parser.add_argument("--vim-epochs", type=int, default=150)
+    parser.add_argument("--probe-vim-epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="presets")
+    parser.add_argument(
+        "--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS)
+    )
     args = parser.parse_args()
 
     keras.utils.set_random_seed(args.seed)
     images, labels = digits(32, "train")
-    log = {"backend": keras.config.backend(), "args": vars(args)}
+    log_path = os.path.join(args.output, "digits_training_log.json")
+    log = {}
+    if os.path.exists(log_path):
+        with open(log_path) as f:
+            log = json.load(f)
+    log.update(backend=keras.config.backend(), args=vars(args))
 
-    start = time.time()
-    tokenizer = train_tokenizer(images, args.tokenizer_steps, args.seed)
     tokenizer_path = os.path.join(args.output, "vit_vqgan_digits_32")
-    tokenizer.save_to_preset(tokenizer_path)
-    log["tokenizer_seconds"] = round(time.time() - start, 1)
+    if "vit_vqgan_digits_32" in args.presets:
+        start = time.time()
+        tokenizer = train_tokenizer(images, args.tokenizer_steps, args.seed)
+        tokenizer.save_to_preset(tokenizer_path)
+        log["vit_vqgan_digits_32_seconds"] = round(time.time() - start, 1)
+    else:
+        tokenizer = keras_vim.ViTVQGAN.from_preset(tokenizer_path)
 
     token_ids = tokenizer.encode(images).reshape(len(images), -1)
     log["train_codebook_usage"] = len(np.unique(token_ids)) / 128
 
-    for name, num_classes, y in (
-        ("vim_digits_class", 10, labels),
-        ("vim_digits", 0, None),
-    ):
+    shifted = shifted_copies(images)
+    runs = (
+        ("vim_digits_class", 10, token_ids, labels, args.vim_epochs),
+        (
+            "vim_digits",
+            0,
+            tokenizer.encode(shifted).reshape(len(shifted), -1),
+            None,
+            args.probe_vim_epochs,
+        ),
+    )
+    for name, num_classes, ids, y, epochs in runs:
+        if name not in args.presets:
+            continue
         start = time.time()
-        vim = train_vim(
-            token_ids, y, num_classes, args.vim_epochs, "vit_vqgan_digits_32", args.seed
-        )
+        vim = train_vim(ids, y, num_classes, epochs, "vit_vqgan_digits_32", args.seed)
         vim.save_to_preset(os.path.join(args.output, name))
         log[f"{name}_seconds"] = round(time.time() - start, 1)
 
-    with open(os.path.join(args.output, "digits_training_log.json"), "w") as f:
+    with open(log_path, "w") as f:
         json.dump(log, f, indent=2)
     print(json.dumps(log, indent=2))
 

@@ -8,10 +8,15 @@ quality check (`examples/evaluate_vit_vqgan_photos.py`).
 
 The GAN and perceptual terms are off: the quality bar is PSNR, VGG16 weights
 cannot be downloaded here, and a GAN needs far more steps than this
-CPU-sized run. Usage:
+CPU-sized run. The shipped preset is two runs, the second continuing the
+first on fresh crops with a new learning-rate cycle:
 
     KERAS_BACKEND=jax python examples/train_vit_vqgan_photos.py \
-        --steps 6000 --output presets/vit_vqgan_photos_64
+        --steps 2400 --num-crops 16384 --output presets/vit_vqgan_photos_64
+    KERAS_BACKEND=jax python examples/train_vit_vqgan_photos.py \
+        --steps 2400 --num-crops 16384 --seed 1 --learning-rate 5e-4 \
+        --init-from presets/vit_vqgan_photos_64 \
+        --output presets/vit_vqgan_photos_64
 """
 
 import argparse
@@ -42,8 +47,10 @@ CONFIG = dict(
 )
 
 
-def build_model():
-    backbone = keras_vim.ViTVQGANBackbone(**CONFIG)
+def build_model(config, init_from=None, crops=None):
+    backbone = keras_vim.ViTVQGANBackbone(**config)
+    if init_from:
+        init_weights(backbone, keras_vim.ViTVQGAN.from_preset(init_from), crops)
     converter = keras_vim.ViTVQGANImageConverter(image_size=(64, 64))
     preprocessor = keras_vim.ViTVQGANPreprocessor(converter)
     return keras_vim.ViTVQGAN(
@@ -58,12 +65,23 @@ def main():
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--num-crops", type=int, default=32768)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--codebook-size", type=int, default=512)
+    parser.add_argument("--init-from", default=None, help="preset to continue")
+    parser.add_argument(
+        "--decoder-only",
+        action="store_true",
+        help="freeze encoder and codebook: the tokens stay, the decoder improves",
+    )
     parser.add_argument("--output", default="presets/vit_vqgan_photos_64")
     args = parser.parse_args()
 
     keras.utils.set_random_seed(args.seed)
     crops = photo_crops("train", args.num_crops, size=64, seed=args.seed)
-    model = build_model()
+    config = dict(CONFIG, codebook_size=args.codebook_size)
+    model = build_model(config, args.init_from, crops[:4096])
+    if args.decoder_only:
+        model.backbone.encoder.trainable = False
+        model.backbone.quantizer.trainable = False
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0,
         args.steps,
@@ -90,7 +108,7 @@ def main():
         batch_size=args.batch_size,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
-        callbacks=[restart],
+        callbacks=[] if args.decoder_only else [restart],
     )
     seconds = time.time() - start
 
@@ -99,9 +117,15 @@ def main():
     trained = build_model_without_tracking(model)
     os.makedirs(args.output, exist_ok=True)
     trained.save_to_preset(args.output)
-    with open(os.path.join(args.output, "training_log.json"), "w") as f:
+    log_path = os.path.join(args.output, "training_log.json")
+    runs = []
+    if args.init_from and os.path.exists(os.path.join(args.init_from, "training_log.json")):
+        with open(os.path.join(args.init_from, "training_log.json")) as f:
+            previous = json.load(f)
+        runs = previous.get("runs", [previous])
+    with open(log_path, "w") as f:
         json.dump(
-            {
+            {"runs": runs + [{
                 "backend": keras.config.backend(),
                 "steps": epochs * steps_per_epoch,
                 "seconds": round(seconds, 1),
@@ -110,23 +134,41 @@ def main():
                     k: float(v[-1]) for k, v in history.history.items()
                 },
                 "restarted_codes": int(sum(restart.restarted)),
-            },
+            }]},
             f,
             indent=2,
         )
     print(f"saved {args.output} after {seconds:.0f}s")
 
 
+def init_weights(backbone, trained, crops):
+    """Copies `trained`'s weights; a smaller codebook keeps its most used codes.
+
+    Shrinking keeps the codes the trained model uses most on `crops`, so the
+    continued run starts from a working tokenizer at a lower rate.
+    """
+    source = {w.path: w for w in trained.backbone.weights}
+    for weight in backbone.weights:
+        if weight.path not in source:
+            continue
+        # A numpy copy: JAX's fit donates (deletes) buffers it trains.
+        value = keras.ops.convert_to_numpy(source[weight.path])
+        if weight is backbone.quantizer.codebook and value.shape != weight.shape:
+            counts = np.bincount(
+                trained.encode(crops).ravel(), minlength=value.shape[0]
+            )
+            keep = np.argsort(-counts, kind="stable")[: weight.shape[0]]
+            value = value[keep]
+        weight.assign(value)
+
+
 def build_model_without_tracking(model):
     """A copy of the model without the dead-code statistics buffers."""
-    config = dict(CONFIG, track_dead_codes=False)
-    backbone = keras_vim.ViTVQGANBackbone(**config)
-    for target, source in zip(
-        backbone.weights,
-        [w for w in model.backbone.weights if w.trainable or "code_usage" not in w.path
-         and "recent_inputs" not in w.path and "buffer_position" not in w.path],
-    ):
-        target.assign(source)
+    config = dict(model.backbone.get_config(), track_dead_codes=False)
+    backbone = keras_vim.ViTVQGANBackbone.from_config(config)
+    source = {w.path: w for w in model.backbone.weights}
+    for weight in backbone.weights:
+        weight.assign(source[weight.path])
     return keras_vim.ViTVQGAN(
         backbone, model.preprocessor, discriminator_base_filters=0
     )

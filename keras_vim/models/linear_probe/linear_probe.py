@@ -3,14 +3,16 @@ import numpy as np
 from keras import ops
 from keras_hub.models import Task
 
+from keras_vim.models.linear_probe.block_features import BlockFeatures
 from keras_vim.models.vim.vim_backbone import VIMBackbone
 from keras_vim.models.vim.vim_transformer import image_token_ids
+from keras_vim.utils.shuffled_fit import ShuffledFitMixin
 from keras_vim.utils.untracked import Untracked
 from keras_vim.utils.validation import to_numpy
 
 
 @keras.saving.register_keras_serializable(package="keras_vim")
-class LinearProbe(Task):
+class LinearProbe(ShuffledFitMixin, Task):
     """Linear-probe classifier on a frozen VIM (Yu et al., 2021, section 4).
 
     All image tokens go through the frozen `VIMBackbone` (unconditional:
@@ -58,7 +60,7 @@ class LinearProbe(Task):
 
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        features = block_features(backbone, token_ids, [block_index])[0]
+        features = BlockFeatures(backbone, [block_index])(token_ids)[0]
         outputs = self.head(features)
         super().__init__(inputs=token_ids, outputs=outputs, **kwargs)
 
@@ -116,7 +118,7 @@ class LinearProbe(Task):
         blocks = list(range(backbone.num_layers))
         token_ids = keras.Input(shape=(None,), dtype="int32")
         extractor = keras.Model(
-            token_ids, block_features(backbone, token_ids, blocks)
+            token_ids, BlockFeatures(backbone, blocks)(token_ids)
         )
         train = extractor.predict(image_token_ids(train_token_ids, backbone), verbose=0, batch_size=batch_size)
         test = extractor.predict(image_token_ids(test_token_ids, backbone), verbose=0, batch_size=batch_size)
@@ -149,18 +151,6 @@ class LinearProbe(Task):
             "num_classes": self.num_classes,
             "name": self.name,
         }
-
-
-def block_features(backbone, token_ids, block_indices):
-    """Sequence-mean outputs of the given blocks (unconditional input)."""
-    class_ids = ops.zeros_like(token_ids[:, 0]) + backbone.no_class_id
-    x = backbone.embed(token_ids, class_ids)
-    features = {}
-    for i, layer in enumerate(backbone.transformer_layers[: max(block_indices) + 1]):
-        x = layer(x)
-        if i in block_indices:
-            features[i] = ops.mean(ops.cast(x, "float32"), axis=1)
-    return [features[i] for i in block_indices]
 
 
 def _labels(y, num_classes):

@@ -9,13 +9,14 @@ from keras_hub.samplers import TopPSampler
 from keras_vim.models.vim.vim_backbone import VIMBackbone
 from keras_vim.models.vim.vim_class_dropout import VIMClassDropout
 from keras_vim.utils.preset_utils import LocalPresetMixin
+from keras_vim.utils.shuffled_fit import ShuffledFitMixin
 from keras_vim.utils.untracked import Untracked
 from keras_vim.utils.validation import to_numpy
 from keras_vim.utils.validation import validate_token_ids
 
 
 @keras.saving.register_keras_serializable(package="keras_vim")
-class VIMTransformer(LocalPresetMixin, CausalLM):
+class VIMTransformer(LocalPresetMixin, ShuffledFitMixin, CausalLM):
     """VIM image-token Transformer: next-token training and guided `generate`.
 
     Wraps a `keras_vim.VIMBackbone` with the output softmax over image codes
@@ -158,11 +159,21 @@ class VIMTransformer(LocalPresetMixin, CausalLM):
             )
         return class_ids.astype("int32")
 
-    def fit(self, x=None, y=None, **kwargs):
-        """`fit` on token ids or images, with class ids as `y`."""
+    def fit(self, x=None, y=None, validation_data=None, **kwargs):
+        """`fit` on token ids or images, with class ids as `y`.
+
+        `validation_data` takes the same forms: `ids`, `(ids,)` or
+        `(ids, class_ids)`.
+        """
         if x is not None and not isinstance(x, dict) and _is_array_like(x):
             x, y = self.prepare_inputs(x, y)
-        return super().fit(x, y, **kwargs)
+        if validation_data is not None:
+            parts = validation_data
+            if not isinstance(parts, (tuple, list)):
+                parts = (parts,)
+            if parts and _is_array_like(parts[0]):
+                validation_data = self.prepare_inputs(*parts[:2])
+        return super().fit(x, y, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
         if x is not None and not isinstance(x, dict) and _is_array_like(x):

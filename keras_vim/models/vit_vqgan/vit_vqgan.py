@@ -16,6 +16,7 @@ from keras_vim.models.vit_vqgan.vit_vqgan_preprocessor import (
 )
 from keras_vim.optimizers.split_optimizer import SplitOptimizer
 from keras_vim.utils.preset_utils import LocalPresetMixin
+from keras_vim.utils.shuffled_fit import ShuffledFitMixin
 from keras_vim.utils.untracked import Untracked
 from keras_vim.utils.validation import validate_images
 from keras_vim.utils.validation import validate_token_ids
@@ -31,7 +32,7 @@ LOSS_TERMS = (
 
 
 @keras.saving.register_keras_serializable(package="keras_vim")
-class ViTVQGAN(LocalPresetMixin, Task):
+class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
     """ViT-VQGAN image tokenizer task: `encode`, `decode`, and `fit`.
 
     Stage 1 of Yu et al., "Vector-quantized Image Modeling with Improved

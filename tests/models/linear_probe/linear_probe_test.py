@@ -29,11 +29,20 @@ class LinearProbeTest(TestCase):
         probe = keras_vim.LinearProbe(self.backbone, block_index=1, num_classes=2)
         probe.compile(optimizer=keras.optimizers.Adam(3e-2))
         before = [ops.convert_to_numpy(w).copy() for w in self.backbone.weights]
-        history = probe.fit(self.tokens, self.labels, epochs=30, batch_size=64, verbose=0)
-        self.assertGreater(history.history["accuracy"][-1], 0.9)
+        history = probe.fit(self.tokens, self.labels, epochs=60, batch_size=32, verbose=0)
+        self.assertLess(history.history["loss"][-1], history.history["loss"][0])
+        _, accuracy = probe.evaluate(self.tokens, self.labels, verbose=0)
+        self.assertGreater(accuracy, 0.9)
         for w, b in zip(self.backbone.weights, before):
             self.assertAllClose(ops.convert_to_numpy(w), b)
         self.assertEqual(len(probe.trainable_weights), 2)
+
+    def test_frozen_backbone_runs_without_dropout(self):
+        probe = keras_vim.LinearProbe(self.backbone, block_index=1, num_classes=2)
+        self.assertAllClose(
+            probe(self.tokens[:4], training=True),
+            probe(self.tokens[:4], training=False),
+        )
 
     def test_accuracy_per_block(self):
         accuracies = keras_vim.LinearProbe.accuracy_per_block(

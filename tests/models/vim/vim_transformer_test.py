@@ -106,8 +106,14 @@ class VIMTransformerTest(TestCase):
     def test_fit_lowers_loss(self):
         model = build()
         tokens = np.tile(random_tokens(2), (8, 1))
-        history = model.fit(tokens, np.array([0, 1] * 8), epochs=8, batch_size=8, verbose=0)
+        classes = np.array([0, 1] * 8)
+        history = model.fit(
+            tokens, classes, epochs=8, batch_size=8, verbose=0,
+            validation_data=(tokens[:4], classes[:4]),
+        )
         self.assertLess(history.history["loss"][-1], 0.8 * history.history["loss"][0])
+        # Validation arrays go through the same input handling as `x`.
+        self.assertLess(history.history["val_loss"][-1], history.history["val_loss"][0])
 
     def test_generate_is_seeded_and_cache_agrees(self):
         model = build()

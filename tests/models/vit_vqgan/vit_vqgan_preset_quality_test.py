@@ -22,8 +22,9 @@ class ViTVQGANPhotosPresetTest(TestCase):
         token_ids = model.encode(held_out)
         self.assertEqual(token_ids.shape, (256, 8, 8))
         ours = psnr(held_out, model.decode(token_ids))
+        codebook_size = model.backbone.codebook_size
         train = photo_crops("train", 1024, size=64, seed=7)
-        baseline = kmeans_psnr(train, held_out, codebook_size=512, patch_size=8)
+        baseline = kmeans_psnr(train, held_out, codebook_size, patch_size=8)
         self.assertGreater(ours, baseline)
-        usage = len(np.unique(token_ids)) / 512
+        usage = len(np.unique(token_ids)) / codebook_size
         self.assertGreaterEqual(usage, 0.8)
