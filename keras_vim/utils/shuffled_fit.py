@@ -10,6 +10,8 @@ import grain
 import numpy as np
 from keras import tree
 
+from keras_vim.utils.validation import is_array_like
+
 
 class _ArraySource:
     """Random access to sample `i` of a nested structure of arrays."""
@@ -70,8 +72,7 @@ class ShuffledFitMixin:
         if y is None and sample_weight is not None:
             arrays = ()  # (x, sample_weight) would read as (x, y).
         if shuffle and arrays and steps_per_epoch is None and all(
-            isinstance(leaf, (np.ndarray, list)) or hasattr(leaf, "shape")
-            for leaf in tree.flatten(arrays)
+            is_array_like(leaf) for leaf in tree.flatten(arrays)
         ):
             x, steps_per_epoch = shuffled_batches(
                 arrays,

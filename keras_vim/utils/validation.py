@@ -81,3 +81,8 @@ def validate_token_ids(token_ids, vocabulary_size, name="token_ids"):
             f"{bad.size} out-of-range values, e.g. {int(bad.flat[0])}"
         )
     return array.astype("int32")
+
+
+def is_array_like(x):
+    """Whether `x` is an array (numpy, backend tensor) or a list of values."""
+    return isinstance(x, (np.ndarray, list)) or hasattr(x, "shape")

@@ -1,6 +1,5 @@
 import keras
 import numpy as np
-from keras import ops
 from keras_hub.models import Task
 
 from keras_vim.models.linear_probe.block_features import BlockFeatures

@@ -11,6 +11,7 @@ from keras_vim.models.vim.vim_class_dropout import VIMClassDropout
 from keras_vim.utils.preset_utils import LocalPresetMixin
 from keras_vim.utils.shuffled_fit import ShuffledFitMixin
 from keras_vim.utils.untracked import Untracked
+from keras_vim.utils.validation import is_array_like
 from keras_vim.utils.validation import to_numpy
 from keras_vim.utils.validation import validate_token_ids
 
@@ -165,18 +166,18 @@ class VIMTransformer(LocalPresetMixin, ShuffledFitMixin, CausalLM):
         `validation_data` takes the same forms: `ids`, `(ids,)` or
         `(ids, class_ids)`.
         """
-        if x is not None and not isinstance(x, dict) and _is_array_like(x):
+        if x is not None and not isinstance(x, dict) and is_array_like(x):
             x, y = self.prepare_inputs(x, y)
         if validation_data is not None:
             parts = validation_data
             if not isinstance(parts, (tuple, list)):
                 parts = (parts,)
-            if parts and _is_array_like(parts[0]):
+            if parts and is_array_like(parts[0]):
                 validation_data = self.prepare_inputs(*parts[:2])
         return super().fit(x, y, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
-        if x is not None and not isinstance(x, dict) and _is_array_like(x):
+        if x is not None and not isinstance(x, dict) and is_array_like(x):
             x, y = self.prepare_inputs(x, y)
         return super().evaluate(x, y, **kwargs)
 
@@ -448,10 +449,6 @@ class VIMTransformer(LocalPresetMixin, ShuffledFitMixin, CausalLM):
             }
         )
         return config
-
-
-def _is_array_like(x):
-    return isinstance(x, (np.ndarray, list)) or hasattr(x, "shape")
 
 
 def _preview(values):
