@@ -9,14 +9,16 @@ import sys
 BACKENDS = ("jax", "tensorflow", "torch")
 
 
-def run_per_backend(script):
+def run_per_backend(script, options=()):
+    """Runs `script --worker *options` per backend; progress goes to stderr."""
     results = {}
     for backend in BACKENDS:
+        print(f"[{backend}]", file=sys.stderr, flush=True)
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
         out = subprocess.run(
-            [sys.executable, script, "--worker"],
+            [sys.executable, script, "--worker", *options],
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
             text=True,
             check=True,
         ).stdout

@@ -1,2 +1,3 @@
 from keras_vim.layers.vector_quantizer import VectorQuantizer
 from keras_vim.layers.position_embedding_2d import PositionEmbedding2D
+from keras_vim.layers.stacked_cache_attention import StackedCacheAttention

@@ -5,6 +5,7 @@ from keras_hub.layers import TransformerDecoder
 from keras_hub.models import Backbone
 
 from keras_vim.layers.position_embedding_2d import PositionEmbedding2D
+from keras_vim.layers.stacked_cache_attention import StackedCacheAttention
 from keras_vim.utils.preset_utils import LocalPresetMixin
 
 
@@ -111,6 +112,11 @@ class VIMBackbone(LocalPresetMixin, Backbone):
         for layer in self.transformer_layers:
             x = layer(x)
         outputs = self.layer_norm(x)
+        for layer in self.transformer_layers:
+            # Same variables and results; updates the decoding cache with one
+            # write instead of copying it (see StackedCacheAttention). Swapped
+            # after build because keras-hub creates the attention layer there.
+            layer._self_attention_layer.__class__ = StackedCacheAttention
         super().__init__(
             inputs={"token_ids": token_ids, "class_ids": class_ids},
             outputs=outputs,
@@ -174,3 +180,4 @@ class VIMBackbone(LocalPresetMixin, Backbone):
             }
         )
         return config
+

@@ -188,7 +188,10 @@ class VIMTransformer(LocalPresetMixin, ShuffledFitMixin, CausalLM):
 
         Args:
             token_ids: `(batch, 1)` ids at that position (a class id at 0).
-            cache: `(batch, num_layers, 2, length, num_heads, head_dim)`.
+            cache: tuple of one `(2, batch, num_heads, length, head_dim)`
+                key/value tensor per block (see `init_cache`); one tensor per
+                block, as restacking them every step would copy the cache.
+                On torch the tensors are updated in place.
             cache_update_index: int or scalar tensor.
 
         Returns:
@@ -197,16 +200,22 @@ class VIMTransformer(LocalPresetMixin, ShuffledFitMixin, CausalLM):
         b = self.backbone
         x = b.embed_step(token_ids, cache_update_index)
         caches = []
-        for i, layer in enumerate(b.transformer_layers):
-            x, next_cache = layer(
+        for layer, layer_cache in zip(b.transformer_layers, cache):
+            x, layer_cache = layer(
                 x,
-                self_attention_cache=cache[:, i, ...],
+                self_attention_cache=layer_cache,
                 self_attention_cache_update_index=cache_update_index,
             )
-            caches.append(next_cache)
+            caches.append(layer_cache)
         hidden = b.layer_norm(x)
         logits = b.token_embedding(hidden, reverse=True)
-        return ops.cast(logits, "float32"), hidden, ops.stack(caches, axis=1)
+        return ops.cast(logits, "float32"), hidden, tuple(caches)
+
+    def init_cache(self, batch_size):
+        """An empty key/value cache for `call_with_cache`."""
+        b = self.backbone
+        shape = (2, batch_size, b.num_heads, b.sequence_length + 1, b.hidden_dim // b.num_heads)
+        return tuple(ops.zeros(shape, self.compute_dtype) for _ in range(b.num_layers))
 
     def _full_logits(self, prompt, position=None):
         """Logits recomputing the whole sequence: every position, or one."""
@@ -224,14 +233,7 @@ class VIMTransformer(LocalPresetMixin, ShuffledFitMixin, CausalLM):
         guided, use_cache = self._generate_mode
         batch_size = ops.shape(prompt)[0]
         model_batch = batch_size * 2 if guided else batch_size
-        length = b.sequence_length + 1
-        cache = ()
-        if use_cache:
-            head_dim = b.hidden_dim // b.num_heads
-            cache = ops.zeros(
-                (model_batch, b.num_layers, 2, length, b.num_heads, head_dim),
-                dtype=self.compute_dtype,
-            )
+        cache = self.init_cache(model_batch) if use_cache else ()
         no_class = ops.full((batch_size, 1), b.no_class_id, dtype=prompt.dtype)
 
         def next(prompt, cache, index):

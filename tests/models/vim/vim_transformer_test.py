@@ -96,7 +96,9 @@ class VIMTransformerTest(TestCase):
         model = build()
         prompt = np.concatenate([np.array([[2], [3]]), random_tokens(2)], axis=1)
         full = ops.convert_to_numpy(model._full_logits(prompt))
-        cache = ops.zeros((2, 2, 2, 17, 2, 8))
+        cache = model.init_cache(2)
+        self.assertEqual(len(cache), 2)
+        self.assertEqual(tuple(cache[0].shape), (2, 2, 2, 17, 8))  # (key/value, batch, heads, length, head_dim)
         for position in range(17):
             step, _, cache = model.call_with_cache(
                 prompt[:, position : position + 1], cache, position
