@@ -1,12 +1,26 @@
-"""Runs a benchmark script once per Keras backend, each in its own process
-(the backend is fixed at import time), and collects the JSON it prints."""
+"""Shared benchmark helpers: timing, and running a benchmark script once per
+Keras backend, each in its own process (the backend is fixed at import
+time), collecting the JSON it prints."""
 
 import json
 import os
 import subprocess
 import sys
+import time
 
 BACKENDS = ("jax", "tensorflow", "torch")
+
+
+def best_time(fn, repeats, warmup=True):
+    """Best wall time of `repeats` calls, after one call that compiles."""
+    if warmup:
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def run_per_backend(script, options=()):

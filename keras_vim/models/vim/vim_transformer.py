@@ -226,6 +226,20 @@ class VIMTransformer(LocalPresetMixin, ShuffledFitMixin, CausalLM):
             hidden = ops.take(hidden, position, axis=1)
         return ops.cast(self.backbone.token_embedding(hidden, reverse=True), "float32")
 
+    def make_generate_function(self):
+        if (
+            keras.config.backend() == "tensorflow"
+            and self.generate_function is None
+            and not self.run_eagerly
+        ):
+            import tensorflow as tf
+
+            # keras-hub follows `self.jit_compile`, which is False here unless
+            # set; without XLA the cache is copied at every decoding step.
+            self.generate_function = tf.function(self.generate_step, jit_compile=True)
+            return self.generate_function
+        return super().make_generate_function()
+
     def generate_step(self, inputs, stop_token_ids=None):
         """Samples all image tokens after the class token in `inputs`."""
         b = self.backbone
