@@ -62,6 +62,9 @@ def measure(hidden_dim, num_layers, grids, modes):
             num_heads=hidden_dim // 64, hidden_dim=hidden_dim,
             intermediate_dim=4 * hidden_dim, num_classes=10,
         )
+        if keras.config.backend() == "tensorflow":
+            # generate() runs under XLA there: time the recompute so too.
+            backbone.jit_compile = True
         model = keras_vim.VIMTransformer(backbone)
         classes = np.arange(BATCH) % 10
         for guided in [mode == "guided" for mode in modes]:
