@@ -180,4 +180,3 @@ class VIMBackbone(LocalPresetMixin, Backbone):
             }
         )
         return config
-
