@@ -4,6 +4,8 @@ from keras_hub.src.layers.modeling.cached_multi_head_attention import (
     CachedMultiHeadAttention,
 )
 
+from keras_vim.utils.direct_call import direct_call
+
 
 class StackedCacheAttention(CachedMultiHeadAttention):
     """`CachedMultiHeadAttention` with a faster key/value cache for decoding.
@@ -16,7 +18,10 @@ class StackedCacheAttention(CachedMultiHeadAttention):
     it at every step, and its strided key/value views make each attention
     product copy them again; on a 2-core CPU those copies were most of a
     decoding step (see `benchmarks/vim_generate.py`). With a cache, attention
-    is causal over the cached positions and `attention_mask` is ignored.
+    is causal over the cached positions, `attention_mask` is ignored, there
+    is no dropout (decoding is inference) and the projections run through
+    `direct_call`, as eager torch spends more time in `Layer.__call__` than
+    in a one-token projection.
 
     Example:
 
@@ -54,7 +59,9 @@ class StackedCacheAttention(CachedMultiHeadAttention):
                 f"`cache`. Received: cache_update_index={cache_update_index}"
             )
         key = value if key is None else key
-        update = ops.stack((self._key_dense(key), self._value_dense(value)))
+        update = ops.stack(
+            (direct_call(self._key_dense, key), direct_call(self._value_dense, value))
+        )
         update = ops.cast(ops.transpose(update, (0, 1, 3, 2, 4)), cache.dtype)
         if keras.config.backend() == "torch":
             # Eager torch would clone the whole cache; the decoding loop owns
@@ -62,7 +69,7 @@ class StackedCacheAttention(CachedMultiHeadAttention):
             cache.narrow(3, cache_update_index, update.shape[3]).copy_(update)
         else:
             cache = ops.slice_update(cache, [0, 0, 0, cache_update_index, 0], update)
-        query = self._query_dense(query)
+        query = direct_call(self._query_dense, query)
         query = ops.multiply(query, ops.cast(self._inverse_sqrt_key_dim, query.dtype))
         # Scores come out (batch, heads, query, key), the layout Keras masks.
         scores = ops.einsum("bqnh,bnkh->bnqk", query, cache[0])
@@ -70,11 +77,11 @@ class StackedCacheAttention(CachedMultiHeadAttention):
         # its mask from axis 2 of the cache, which in this layout is heads.
         query_positions = ops.arange(ops.shape(query)[1]) + cache_update_index
         mask = ops.arange(ops.shape(cache)[3])[None, :] <= query_positions[:, None]
-        scores = self._masked_softmax(scores, mask[None, None, :, :])
-        output = ops.einsum(
-            "bnqk,bnkh->bqnh", self._dropout_layer(scores, training=training), cache[1]
-        )
-        output = self._output_dense(output)
+        # Every row keeps its own position, so -inf never empties a row.
+        scores = ops.where(mask[None, None], scores, float("-inf"))
+        scores = ops.softmax(scores, axis=-1)
+        output = ops.einsum("bnqk,bnkh->bqnh", scores, cache[1])
+        output = direct_call(self._output_dense, output)
         if return_attention_scores:
             return output, scores, cache
         return output, cache

@@ -6,6 +6,7 @@ from keras_hub.models import Backbone
 
 from keras_vim.layers.position_embedding_2d import PositionEmbedding2D
 from keras_vim.layers.stacked_cache_attention import StackedCacheAttention
+from keras_vim.utils.direct_call import direct_call
 from keras_vim.utils.preset_utils import LocalPresetMixin
 
 
@@ -156,13 +157,17 @@ class VIMBackbone(LocalPresetMixin, Backbone):
 
         Position 0 holds a class id, later positions image token ids; the
         position may be a traced scalar, so both lookups run and one is kept.
+        Layers run through `direct_call`: this runs once per sampled token.
         """
-        classes = self.class_embedding(ops.clip(token_ids, 0, self.num_classes))
-        tokens = self.token_embedding(
-            ops.clip(token_ids, 0, self.vocabulary_size - 1)
+        token_ids = ops.convert_to_tensor(token_ids, "int32")
+        classes = direct_call(
+            self.class_embedding, ops.clip(token_ids, 0, self.num_classes)
+        )
+        tokens = direct_call(
+            self.token_embedding, ops.clip(token_ids, 0, self.vocabulary_size - 1)
         )
         x = ops.where(ops.equal(position, 0), classes, tokens)
-        return x + self.position_embedding(x, start_index=position)
+        return x + direct_call(self.position_embedding, x, start_index=position)
 
     def get_config(self):
         config = super().get_config()

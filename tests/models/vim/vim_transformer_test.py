@@ -93,17 +93,19 @@ class VIMTransformerTest(TestCase):
             self.assertGreater(np.abs(out[:, t + 1 :] - base[:, t + 1 :]).max() if t < 15 else 1, 1e-6)
 
     def test_cached_logits_match_full_recompute(self):
-        model = build()
         prompt = np.concatenate([np.array([[2], [3]]), random_tokens(2)], axis=1)
-        full = ops.convert_to_numpy(model._full_logits(prompt))
-        cache = model.init_cache(2)
-        self.assertEqual(len(cache), 2)
-        self.assertEqual(tuple(cache[0].shape), (2, 2, 2, 17, 8))  # (key/value, batch, heads, length, head_dim)
-        for position in range(17):
-            step, _, cache = model.call_with_cache(
-                prompt[:, position : position + 1], cache, position
-            )
-            self.assertAllClose(ops.convert_to_numpy(step)[:, 0], full[:, position], atol=1e-4)
+        # Mixed precision checks that the cached step casts as Layer.__call__ would.
+        for dtype, atol in (("float32", 1e-4), ("mixed_bfloat16", 2e-2)):
+            model = build(dtype=dtype)
+            full = ops.convert_to_numpy(model._full_logits(prompt))
+            cache = model.init_cache(2)
+            self.assertEqual(len(cache), 2)
+            self.assertEqual(tuple(cache[0].shape), (2, 2, 2, 17, 8))  # (key/value, batch, heads, length, head_dim)
+            for position in range(17):
+                step, _, cache = model.call_with_cache(
+                    prompt[:, position : position + 1], cache, position
+                )
+                self.assertAllClose(ops.convert_to_numpy(step)[:, 0], full[:, position], atol=atol)
 
     def test_fit_lowers_loss(self):
         model = build()
