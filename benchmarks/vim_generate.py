@@ -38,7 +38,7 @@ def prefix_recompute_seconds(backbone, batch, tokens, compiles):
             "token_ids": np.zeros((batch, length), "int32"),
             "class_ids": np.zeros((batch,), "int32"),
         }
-        times.append(best_time(lambda: backbone.predict_on_batch(inputs), 2, compiles))
+        times.append(best_time(lambda: backbone.predict_on_batch(inputs), 3, compiles))
     fit = np.polynomial.Polynomial.fit(lengths, times, 2)
     return float(np.sum(fit(np.arange(1, tokens + 1))))
 

@@ -71,7 +71,7 @@ class StackedCacheAttention(CachedMultiHeadAttention):
             cache = ops.slice_update(cache, [0, 0, 0, cache_update_index, 0], update)
         query = direct_call(self._query_dense, query)
         query = ops.multiply(query, ops.cast(self._inverse_sqrt_key_dim, query.dtype))
-        # Scores come out (batch, heads, query, key), the layout Keras masks.
+        # Scores: (batch, heads, query, key).
         scores = ops.einsum("bqnh,bnkh->bnqk", query, cache[0])
         # Causal mask over the cache, built here: TransformerDecoder derives
         # its mask from axis 2 of the cache, which in this layout is heads.
