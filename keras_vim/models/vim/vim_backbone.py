@@ -159,7 +159,6 @@ class VIMBackbone(LocalPresetMixin, Backbone):
         position may be a traced scalar, so both lookups run and one is kept.
         Layers run through `direct_call`: this runs once per sampled token.
         """
-        token_ids = ops.convert_to_tensor(token_ids, "int32")
         classes = direct_call(
             self.class_embedding, ops.clip(token_ids, 0, self.num_classes)
         )
