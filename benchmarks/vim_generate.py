@@ -22,7 +22,8 @@ import argparse
 import json
 import sys
 
-from backends import best_time, run_per_backend
+from backends import best_time
+from backends import run_per_backend
 
 BATCH = 16
 
@@ -38,7 +39,9 @@ def prefix_recompute_seconds(backbone, batch, tokens, compiles):
             "token_ids": np.zeros((batch, length), "int32"),
             "class_ids": np.zeros((batch,), "int32"),
         }
-        times.append(best_time(lambda: backbone.predict_on_batch(inputs), 3, compiles))
+        times.append(
+            best_time(lambda: backbone.predict_on_batch(inputs), 3, compiles)
+        )
     fit = np.polynomial.Polynomial.fit(lengths, times, 2)
     return float(np.sum(fit(np.arange(1, tokens + 1))))
 
@@ -58,9 +61,13 @@ def measure(hidden_dim, num_layers, grids, modes):
         tokens = grid * grid
         keras.utils.set_random_seed(0)
         backbone = keras_vim.VIMBackbone(
-            vocabulary_size=8192, grid_size=grid, num_layers=num_layers,
-            num_heads=hidden_dim // 64, hidden_dim=hidden_dim,
-            intermediate_dim=4 * hidden_dim, num_classes=10,
+            vocabulary_size=8192,
+            grid_size=grid,
+            num_layers=num_layers,
+            num_heads=hidden_dim // 64,
+            hidden_dim=hidden_dim,
+            intermediate_dim=4 * hidden_dim,
+            num_classes=10,
         )
         if keras.config.backend() == "tensorflow":
             # generate() runs under XLA there: time the recompute so too.
@@ -71,41 +78,74 @@ def measure(hidden_dim, num_layers, grids, modes):
             name = f"{tokens} tokens, " + ("guided" if guided else "unguided")
             seconds = best_time(
                 lambda: model.generate(
-                    class_ids=classes, guidance_scale=3.0 if guided else 1.0,
-                    seed=0, verbose=0,
+                    class_ids=classes,
+                    guidance_scale=3.0 if guided else 1.0,
+                    seed=0,
+                    verbose=0,
                 ),
                 repeats=1,
                 warmup=compiles,
             )
             results[f"{name}, cache"] = BATCH * tokens / seconds
-            print(f"{name}, cache: {seconds:.1f} s", file=sys.stderr, flush=True)
+            print(
+                f"{name}, cache: {seconds:.1f} s", file=sys.stderr, flush=True
+            )
             seconds = prefix_recompute_seconds(
                 backbone, BATCH * (2 if guided else 1), tokens, compiles
             )
             results[f"{name}, no cache"] = BATCH * tokens / seconds
-            print(f"{name}, no cache: {seconds:.1f} s", file=sys.stderr, flush=True)
+            print(
+                f"{name}, no cache: {seconds:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     return results
 
 
 def main():
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--worker", action="store_true")
     parser.add_argument("--hidden-dim", type=int, default=512)
     parser.add_argument("--num-layers", type=int, default=4)
     parser.add_argument("--grids", type=int, nargs="+", default=[16, 32])
-    parser.add_argument("--modes", nargs="+", default=["unguided", "guided"],
-                        choices=["unguided", "guided"])
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        default=["unguided", "guided"],
+        choices=["unguided", "guided"],
+    )
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(measure(args.hidden_dim, args.num_layers, args.grids, args.modes)))
+        print(
+            json.dumps(
+                measure(
+                    args.hidden_dim, args.num_layers, args.grids, args.modes
+                )
+            )
+        )
         return
-    options = ["--hidden-dim", str(args.hidden_dim), "--num-layers", str(args.num_layers),
-               "--grids", *map(str, args.grids), "--modes", *args.modes]
-    print(f"batch {BATCH}, {args.num_layers} blocks of width {args.hidden_dim}, 8192 codes")
-    print(f"{'backend':12s}{'tokens':>8s}{'cached tok/s':>14s}{'guided tok/s':>14s}"
-          f"{'cache speed-up':>20s}{'guidance cost':>15s}")
+    options = [
+        "--hidden-dim",
+        str(args.hidden_dim),
+        "--num-layers",
+        str(args.num_layers),
+        "--grids",
+        *map(str, args.grids),
+        "--modes",
+        *args.modes,
+    ]
+    print(
+        f"batch {BATCH}, {args.num_layers} blocks of width "
+        f"{args.hidden_dim}, 8192 codes"
+    )
+    print(
+        f"{'backend':12s}{'tokens':>8s}{'cached tok/s':>14s}"
+        f"{'guided tok/s':>14s}"
+        f"{'cache speed-up':>20s}{'guidance cost':>15s}"
+    )
     nan = float("nan")
     for backend, r in run_per_backend(__file__, options).items():
         for grid in args.grids:
@@ -113,9 +153,15 @@ def main():
             cached = r.get(f"{t} tokens, unguided, cache", nan)
             guided = r.get(f"{t} tokens, guided, cache", nan)
             speedup = cached / r.get(f"{t} tokens, unguided, no cache", nan)
-            guided_speedup = guided / r.get(f"{t} tokens, guided, no cache", nan)
-            print(f"{backend:12s}{t:8d}{cached:14.0f}{guided:14.0f}"
-                  f"{speedup:9.1f}x ({guided_speedup:.1f}x){cached / guided:14.2f}x")
+            guided_speedup = guided / r.get(
+                f"{t} tokens, guided, no cache", nan
+            )
+            print(
+                f"{backend:12s}{t:8d}{cached:14.0f}{guided:14.0f}"
+                f"{speedup:9.1f}x ({guided_speedup:.1f}x)"
+                f"{cached / guided:14.2f}x"
+            )
+
 
 if __name__ == "__main__":
     main()

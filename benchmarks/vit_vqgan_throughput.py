@@ -18,7 +18,8 @@ one compiling call.
 import argparse
 import json
 
-from backends import best_time, run_per_backend
+from backends import best_time
+from backends import run_per_backend
 
 CASES = {
     # preset: (encode batch, train batch, timed repeats after a warm-up call)
@@ -47,10 +48,10 @@ def measure():
         images = rng.integers(0, 256, (encode_batch, size, size, 3), "uint8")
         train_images = images[:train_batch].astype("float32") / 255.0
 
-        def encode():
+        def encode(model=model):
             model.encode(images, batch_size=encode_batch, verbose=0)
 
-        def train():
+        def train(model=model):
             model.train_on_batch(train_images)
 
         for name, fn, batch in (
@@ -59,8 +60,11 @@ def measure():
         ):
             best = best_time(fn, repeats)
             results[f"{preset}/{name}"] = batch / best
-            print(f"{preset}/{name}: {best:.2f} s for {batch} images",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{preset}/{name}: {best:.2f} s for {batch} images",
+                file=sys.stderr,
+                flush=True,
+            )
         del model
         keras.backend.clear_session()
     return results

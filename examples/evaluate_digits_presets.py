@@ -19,6 +19,7 @@ import numpy as np
 
 import keras_vim
 from keras_vim.utils.image_utils import save_image_grid
+from keras_vim.utils.preset_evaluation import digits_probe_accuracies
 from keras_vim.utils.sample_data import digit_classifier
 from keras_vim.utils.sample_data import digits
 
@@ -26,23 +27,12 @@ from keras_vim.utils.sample_data import digits
 def sample_accuracy(vim, classify, per_class, guidance_scale, seed=0):
     class_ids = np.repeat(np.arange(10), per_class)
     out = vim.generate(
-        class_ids=class_ids, temperature=1.0, guidance_scale=guidance_scale, seed=seed
+        class_ids=class_ids,
+        temperature=1.0,
+        guidance_scale=guidance_scale,
+        seed=seed,
     )
     return float(np.mean(classify(out["images"]) == class_ids)), out["images"]
-
-
-def probe_accuracies(vim, tokenizer, epochs=100):
-    train_x, train_y = digits(32, "train")
-    test_x, test_y = digits(32, "test")
-    return keras_vim.LinearProbe.accuracy_per_block(
-        vim.backbone,
-        tokenizer.encode(train_x),
-        train_y,
-        tokenizer.encode(test_x),
-        test_y,
-        num_classes=10,
-        epochs=epochs,
-    )
 
 
 def evaluate(per_class=20, grid_path=None):
@@ -59,9 +49,15 @@ def evaluate(per_class=20, grid_path=None):
         accuracy, images = sample_accuracy(vim, classify, per_class, scale)
         results[f"sample_accuracy_guidance_{scale:g}"] = accuracy
         if grid_path and scale == 1.0:
-            save_image_grid(images.reshape(10, per_class, 32, 32, 3)[:, :10].reshape(-1, 32, 32, 3), grid_path, columns=10)
+            save_image_grid(
+                images.reshape(10, per_class, 32, 32, 3)[:, :10].reshape(
+                    -1, 32, 32, 3
+                ),
+                grid_path,
+                columns=10,
+            )
     probe_vim = keras_vim.VIMTransformer.from_preset("vim_digits")
-    accuracies = probe_accuracies(probe_vim, tokenizer)
+    accuracies = digits_probe_accuracies(probe_vim, tokenizer)
     results["probe_accuracy_per_block"] = [round(a, 4) for a in accuracies]
     results["probe_best_block"] = int(np.argmax(accuracies))
     return results

@@ -23,34 +23,8 @@ import keras_vim
 from keras_vim.utils.image_utils import jpeg_roundtrip
 from keras_vim.utils.image_utils import psnr
 from keras_vim.utils.image_utils import save_image_grid
+from keras_vim.utils.preset_evaluation import kmeans_psnr
 from keras_vim.utils.sample_data import photo_crops
-
-
-def patches(images, patch_size):
-    n, h, w, c = images.shape
-    g = h // patch_size
-    x = images.reshape(n, g, patch_size, g, patch_size, c)
-    return x.transpose(0, 1, 3, 2, 4, 5).reshape(n * g * g, -1)
-
-
-def unpatch(flat, n, size, patch_size, channels=3):
-    g = size // patch_size
-    x = flat.reshape(n, g, g, patch_size, patch_size, channels)
-    return x.transpose(0, 1, 3, 2, 4, 5).reshape(n, size, size, channels)
-
-
-def kmeans_psnr(train, test, codebook_size, patch_size, seed=0):
-    """PSNR of per-patch k-means quantization fitted on `train` crops."""
-    from sklearn.cluster import MiniBatchKMeans
-
-    kmeans = MiniBatchKMeans(
-        codebook_size, batch_size=4096, n_init=1, random_state=seed, max_iter=50
-    )
-    kmeans.fit(patches(train.astype("float32") / 255.0, patch_size))
-    flat = patches(test.astype("float32") / 255.0, patch_size)
-    quantized = kmeans.cluster_centers_[kmeans.predict(flat)]
-    recon = unpatch(quantized, len(test), test.shape[1], patch_size)
-    return psnr(test, np.clip(recon, 0, 1))
 
 
 def jpeg_at_budget(images, budget_bytes):
@@ -68,8 +42,13 @@ def jpeg_at_budget(images, budget_bytes):
     return psnr(images, decoded), float(np.mean([r[1] for r in results]))
 
 
-def evaluate(preset="vit_vqgan_photos_64", num_crops=256, num_train_crops=2048,
-             seed=1, grid_path=None):
+def evaluate(
+    preset="vit_vqgan_photos_64",
+    num_crops=256,
+    num_train_crops=2048,
+    seed=1,
+    grid_path=None,
+):
     model = keras_vim.ViTVQGAN.from_preset(preset)
     b = model.backbone
     test = photo_crops("held_out", num_crops, size=b.image_size, seed=seed)
@@ -90,12 +69,16 @@ def evaluate(preset="vit_vqgan_photos_64", num_crops=256, num_train_crops=2048,
         "jpeg_bytes_per_image": round(jpeg_bytes, 1),
         "vq_bytes_per_image": bits / 8,
         "bits_per_pixel": round(bits / b.image_size**2, 4),
-        "codebook_usage": round(
-            len(np.unique(token_ids)) / b.codebook_size, 4
-        ),
+        "codebook_usage": round(len(np.unique(token_ids)) / b.codebook_size, 4),
     }
     if grid_path:
-        save_image_grid(np.concatenate([test[:8], (recon[:8] * 255).round().astype("uint8")]), grid_path, columns=8)
+        save_image_grid(
+            np.concatenate(
+                [test[:8], (recon[:8] * 255).round().astype("uint8")]
+            ),
+            grid_path,
+            columns=8,
+        )
     return results
 
 
@@ -105,4 +88,8 @@ if __name__ == "__main__":
     parser.add_argument("--num-crops", type=int, default=256)
     parser.add_argument("--grid", default="vit_vqgan_photos_64_held_out.png")
     args = parser.parse_args()
-    print(json.dumps(evaluate(args.preset, args.num_crops, grid_path=args.grid), indent=2))
+    print(
+        json.dumps(
+            evaluate(args.preset, args.num_crops, grid_path=args.grid), indent=2
+        )
+    )

@@ -1,65 +1,88 @@
-"""Writes the architecture-only ViT-VQGAN and VIM presets into `presets/`.
+"""Writes the metadata of the architecture-only presets in `presets/`.
 
-Only configs are written (no weights exist for the paper sizes), so no
-model is built: `python examples/make_architecture_presets.py`.
+An architecture-only preset is a `presets/<name>/config.json` written by
+hand (the paper's sizes; no weights were ever published) and an entry with
+`"architecture_only": True` in `keras_vim/models/<model>/<model>_presets.py`.
+This script builds each such model once, with random weights, and writes
+next to its config:
+
+- `metadata.json` in keras-hub's format (parameter count, compatible tasks)
+  plus `"architecture_only": true`, which `from_preset` honours;
+- `image_converter.json` for image tokenizers.
+
+It prints the parameter count to put in the preset's `"params"`.
+
+    KERAS_BACKEND=jax python examples/make_architecture_presets.py [names]
 """
 
+import argparse
 import datetime
 import json
 import os
 
 import keras
+from keras_hub.models import Task
+from keras_hub.src.utils.preset_utils import BUILTIN_PRESETS
+from keras_hub.src.utils.preset_utils import list_subclasses
+from keras_hub.src.version import __version__ as keras_hub_version
 
 import keras_vim
-from keras_vim.models.vim import vim_presets
-from keras_vim.models.vit_vqgan import vit_vqgan_presets
+from keras_vim.utils.parameter_count import count_params_from_shapes
+from keras_vim.utils.preset_utils import ARCHITECTURE_ONLY
 
 
 def write_json(path, value):
     with open(path, "w") as f:
-        json.dump(value, f, indent=4)
+        f.write(json.dumps(value, indent=4))
 
 
-def write_preset(root, name, backbone_cls, layer_name, config, description):
-    folder = os.path.join(root, name)
-    os.makedirs(folder, exist_ok=True)
-    class_name = backbone_cls.__name__
+def compatible_tasks(backbone_cls):
+    """Task names listed in metadata.json, computed as keras-hub does."""
+    tasks = list_subclasses(Task)
+    tasks = [t for t in tasks if t.backbone_cls is backbone_cls]
+    return sorted(set(t.__base__.__name__ for t in tasks))
+
+
+def write_metadata(name):
+    folder = BUILTIN_PRESETS[name]["kaggle_handle"]
+    with open(os.path.join(folder, "config.json")) as f:
+        config = json.load(f)
+    backbone_cls = keras.saving.get_registered_object(config["registered_name"])
+    # From shapes: the largest presets would not fit in memory.
+    count = count_params_from_shapes(
+        lambda: backbone_cls.from_preset(name, load_weights=False)
+    )
     write_json(
-        os.path.join(folder, "config.json"),
+        os.path.join(folder, "metadata.json"),
         {
-            "module": backbone_cls.__module__,
-            "class_name": class_name,
-            "config": {"name": layer_name, **config},
-            "registered_name": f"keras_vim>{class_name}",
+            "keras_version": keras.version(),
+            "keras_hub_version": keras_hub_version,
+            "parameter_count": count,
+            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+            "tasks": compatible_tasks(backbone_cls),
+            ARCHITECTURE_ONLY: True,
         },
     )
-    if "image_size" in config:
-        size = config["image_size"]
+    if backbone_cls is keras_vim.ViTVQGANBackbone:
+        size = config["config"]["image_size"]
         converter = keras_vim.ViTVQGANImageConverter(image_size=(size, size))
         write_json(
             os.path.join(folder, "image_converter.json"),
             keras.saving.serialize_keras_object(converter),
         )
-    write_json(
-        os.path.join(folder, "metadata.json"),
-        {
-            "keras_version": keras.__version__,
-            "description": description,
-            "architecture_only": True,
-            "date_saved": datetime.date.today().isoformat(),
-        },
+    print(f"{name}: params {count}, wrote {folder}")
+
+
+def main():
+    names = sorted(
+        name
+        for name, preset in BUILTIN_PRESETS.items()
+        if preset["metadata"].get(ARCHITECTURE_ONLY)
     )
-    print("wrote", folder)
-
-
-def main(root="presets"):
-    for module, backbone_cls, layer_name in (
-        (vit_vqgan_presets, keras_vim.ViTVQGANBackbone, "vit_vqgan_backbone"),
-        (vim_presets, keras_vim.VIMBackbone, "vim_backbone"),
-    ):
-        for name, config in module.ARCHITECTURE_PRESETS.items():
-            description = module.DESCRIPTIONS[name]
-            write_preset(root, name, backbone_cls, layer_name, config, description)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", default=names, choices=names)
+    for name in parser.parse_args().names:
+        write_metadata(name)
 
 
 if __name__ == "__main__":

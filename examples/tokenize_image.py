@@ -35,7 +35,9 @@ def untile(tiles, rows, cols):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--preset", default="vit_vqgan_photos_64")
-    parser.add_argument("--image", default=None, help="defaults to skimage's chelsea")
+    parser.add_argument(
+        "--image", default=None, help="defaults to skimage's chelsea"
+    )
     parser.add_argument("--output", default="reconstruction.png")
     args = parser.parse_args()
 
@@ -49,7 +51,8 @@ def main():
     size = model.backbone.image_size
     if min(image.shape[:2]) < size:
         raise ValueError(
-            f"--image must be at least {size}x{size}. Received: {image.shape[:2]}"
+            f"--image must be at least {size}x{size}. "
+            f"Received: {image.shape[:2]}"
         )
     tiles, rows, cols = tile(image, size)
     token_ids = model.encode(tiles)

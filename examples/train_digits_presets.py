@@ -58,7 +58,9 @@ PRESETS = ("vit_vqgan_digits_32", "vim_digits_class", "vim_digits")
 
 
 def train_tokenizer(images, steps, seed):
-    backbone = keras_vim.ViTVQGANBackbone(**TOKENIZER_CONFIG, track_dead_codes=True)
+    backbone = keras_vim.ViTVQGANBackbone(
+        **TOKENIZER_CONFIG, track_dead_codes=True
+    )
     converter = keras_vim.ViTVQGANImageConverter(image_size=(32, 32))
     model = keras_vim.ViTVQGAN(
         backbone,
@@ -90,27 +92,31 @@ def train_tokenizer(images, steps, seed):
     source = {w.path: w for w in backbone.weights}
     for weight in shipped.weights:
         weight.assign(source[weight.path])
-    return keras_vim.ViTVQGAN(shipped, model.preprocessor, discriminator_base_filters=0)
+    return keras_vim.ViTVQGAN(
+        shipped, model.preprocessor, discriminator_base_filters=0
+    )
 
 
 def shifted_copies(images, step=4):
-    """`images` moved by -step, 0, +step pixels in each direction (zero fill)."""
+    """`images` moved by -step, 0, +step pixels each way (zero fill)."""
     copies = []
     for dy in (-step, 0, step):
         for dx in (-step, 0, step):
             copy = np.zeros_like(images)
             h, w = images.shape[1:3]
-            copy[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = images[
+            copy[
+                :, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)
+            ] = images[
                 :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
             ]
             copies.append(copy)
     return np.concatenate(copies)
 
 
-def train_vim(token_ids, labels, num_classes, epochs, tokenizer_preset, seed):
+def train_vim(token_ids, labels, num_classes, epochs, tokenizer, seed):
     keras.utils.set_random_seed(seed)
     backbone = keras_vim.VIMBackbone(**VIM_CONFIG, num_classes=num_classes)
-    model = keras_vim.VIMTransformer(backbone, image_tokenizer=tokenizer_preset)
+    model = keras_vim.VIMTransformer(backbone, image_tokenizer=tokenizer)
     steps = epochs * (len(token_ids) // 64 + 1)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, steps, warmup_target=1e-3, warmup_steps=steps // 20, alpha=0.05
@@ -168,7 +174,7 @@ def main():
         if name not in args.presets:
             continue
         start = time.time()
-        vim = train_vim(ids, y, num_classes, epochs, "vit_vqgan_digits_32", args.seed)
+        vim = train_vim(ids, y, num_classes, epochs, tokenizer, args.seed)
         vim.save_to_preset(os.path.join(args.output, name))
         log[f"{name}_seconds"] = round(time.time() - start, 1)
 

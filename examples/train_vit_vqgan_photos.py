@@ -78,7 +78,8 @@ def main():
     parser.add_argument(
         "--decoder-only",
         action="store_true",
-        help="freeze encoder and codebook: the tokens stay, the decoder improves",
+        help="freeze encoder and codebook: the tokens stay, the decoder "
+        "improves",
     )
     parser.add_argument("--output", default="presets/vit_vqgan_photos_64")
     args = parser.parse_args()
@@ -127,22 +128,29 @@ def main():
     trained.save_to_preset(args.output)
     log_path = os.path.join(args.output, "training_log.json")
     runs = []
-    if args.init_from and os.path.exists(os.path.join(args.init_from, "training_log.json")):
+    if args.init_from and os.path.exists(
+        os.path.join(args.init_from, "training_log.json")
+    ):
         with open(os.path.join(args.init_from, "training_log.json")) as f:
             previous = json.load(f)
         runs = previous.get("runs", [previous])
     with open(log_path, "w") as f:
         json.dump(
-            {"runs": runs + [{
-                "backend": keras.config.backend(),
-                "steps": epochs * steps_per_epoch,
-                "seconds": round(seconds, 1),
-                "args": vars(args),
-                "final_logs": {
-                    k: float(v[-1]) for k, v in history.history.items()
-                },
-                "restarted_codes": int(sum(restart.restarted)),
-            }]},
+            {
+                "runs": runs
+                + [
+                    {
+                        "backend": keras.config.backend(),
+                        "steps": epochs * steps_per_epoch,
+                        "seconds": round(seconds, 1),
+                        "args": vars(args),
+                        "final_logs": {
+                            k: float(v[-1]) for k, v in history.history.items()
+                        },
+                        "restarted_codes": int(sum(restart.restarted)),
+                    }
+                ]
+            },
             f,
             indent=2,
         )
@@ -161,7 +169,10 @@ def init_weights(backbone, trained, crops):
             continue
         # A numpy copy: JAX's fit donates (deletes) buffers it trains.
         value = keras.ops.convert_to_numpy(source[weight.path])
-        if weight is backbone.quantizer.codebook and value.shape != weight.shape:
+        if (
+            weight is backbone.quantizer.codebook
+            and value.shape != weight.shape
+        ):
             counts = np.bincount(
                 trained.encode(crops).ravel(), minlength=value.shape[0]
             )

@@ -49,13 +49,18 @@ class CodebookRestart(keras.callbacks.Callback):
         self.step += 1
         if self.step % self.every_n_steps:
             return
-        if self.stop_after_step is not None and self.step > self.stop_after_step:
+        if (
+            self.stop_after_step is not None
+            and self.step > self.stop_after_step
+        ):
             return
         # On JAX, fit keeps the live weights outside the variables; write
         # them back first so the restart edits (and survives in) the real state.
         if hasattr(self.model, "jax_state_sync"):
             self.model.jax_state_sync()
-        count = self.quantizer.restart_dead_codes(self.threshold, seed=self.step)
+        count = self.quantizer.restart_dead_codes(
+            self.threshold, seed=self.step
+        )
         self.restarted.append(count)
         if self.verbose and count:
             print(f"\nstep {self.step}: restarted {count} dead codes")

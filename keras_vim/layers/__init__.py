@@ -1,3 +1,2 @@
-from keras_vim.layers.vector_quantizer import VectorQuantizer
 from keras_vim.layers.position_embedding_2d import PositionEmbedding2D
-from keras_vim.layers.stacked_cache_attention import StackedCacheAttention
+from keras_vim.layers.vector_quantizer import VectorQuantizer

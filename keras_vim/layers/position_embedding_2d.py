@@ -47,10 +47,14 @@ class PositionEmbedding2D(keras.layers.Layer):
     def build(self, input_shape=None):
         shape = lambda n: (n, self.hidden_dim)  # noqa: E731
         self.row_embeddings = self.add_weight(
-            shape=shape(self.grid_size), initializer=self.initializer, name="rows"
+            shape=shape(self.grid_size),
+            initializer=self.initializer,
+            name="rows",
         )
         self.column_embeddings = self.add_weight(
-            shape=shape(self.grid_size), initializer=self.initializer, name="columns"
+            shape=shape(self.grid_size),
+            initializer=self.initializer,
+            name="columns",
         )
         self.prefix_embeddings = self.add_weight(
             shape=shape(max(self.num_prefix_positions, 1)),
@@ -60,10 +64,16 @@ class PositionEmbedding2D(keras.layers.Layer):
 
     def call(self, inputs, start_index=0):
         length = ops.shape(inputs)[1]
-        positions = ops.arange(length, dtype="int32") + ops.cast(start_index, "int32")
+        positions = ops.arange(length, dtype="int32") + ops.cast(
+            start_index, "int32"
+        )
         image_index = ops.maximum(positions - self.num_prefix_positions, 0)
-        rows = ops.take(self.row_embeddings, image_index // self.grid_size, axis=0)
-        columns = ops.take(self.column_embeddings, image_index % self.grid_size, axis=0)
+        rows = ops.take(
+            self.row_embeddings, image_index // self.grid_size, axis=0
+        )
+        columns = ops.take(
+            self.column_embeddings, image_index % self.grid_size, axis=0
+        )
         prefix = ops.take(
             self.prefix_embeddings,
             ops.clip(positions, 0, max(self.num_prefix_positions - 1, 0)),
@@ -77,6 +87,12 @@ class PositionEmbedding2D(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+    def compute_output_spec(self, inputs, start_index=0):
+        # Defined on the spec, not the shape: Keras only derives shapes from
+        # backend tensors, so `compute_output_shape` would see `None` for a
+        # numpy `inputs` (keras-hub's precision test passes numpy).
+        return keras.KerasTensor(inputs.shape, self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -106,7 +106,7 @@ class VectorQuantizer(keras.layers.Layer):
             )
 
     def normalized_codebook(self):
-        """The l2-normalized codebook, float32, `(codebook_size, lookup_dim)`."""
+        """The l2-normalized codebook, float32 `(codebook_size, lookup_dim)`."""
         return l2_normalize(ops.convert_to_tensor(self.codebook, "float32"))
 
     def project_down(self, inputs):
@@ -117,11 +117,13 @@ class VectorQuantizer(keras.layers.Layer):
         """Index of the nearest code of each normalized lookup vector."""
         # For unit vectors ||z - e||^2 = 2 - 2 z.e, so argmax of the dot
         # product is argmin of the distance, without the (N, K, D) tensor.
-        similarity = ops.matmul(lookup, ops.transpose(self.normalized_codebook()))
+        similarity = ops.matmul(
+            lookup, ops.transpose(self.normalized_codebook())
+        )
         return ops.cast(ops.argmax(similarity, axis=-1), "int32")
 
     def lookup_codes(self, token_ids):
-        """Maps token ids to model-dimension embeddings (what the decoder sees)."""
+        """Token ids -> model-dimension embeddings (what the decoder sees)."""
         codes = ops.take(self.normalized_codebook(), token_ids, axis=0)
         return self.up_projection(ops.cast(codes, self.compute_dtype))
 
@@ -205,7 +207,9 @@ class VectorQuantizer(keras.layers.Layer):
         if len(dead) == 0 or len(filled) == 0:
             return 0
         rng = np.random.default_rng(seed)
-        picks = rng.choice(filled, size=len(dead), replace=len(filled) < len(dead))
+        picks = rng.choice(
+            filled, size=len(dead), replace=len(filled) < len(dead)
+        )
         codebook = ops.convert_to_numpy(self.codebook).copy()
         codebook[dead] = buffer[picks]
         self.codebook.assign(codebook)
@@ -216,7 +220,9 @@ class VectorQuantizer(keras.layers.Layer):
     def compute_output_spec(self, inputs, training=False):
         shape = tuple(inputs.shape)
         return (
-            keras.KerasTensor(shape[:-1] + (self.hidden_dim,), self.compute_dtype),
+            keras.KerasTensor(
+                shape[:-1] + (self.hidden_dim,), self.compute_dtype
+            ),
             keras.KerasTensor(shape[:-1], "int32"),
             keras.KerasTensor(shape[:1], "float32"),
         )
@@ -240,7 +246,9 @@ class VectorQuantizer(keras.layers.Layer):
 def l2_normalize(x, epsilon=1e-6):
     """l2-normalizes the last axis in float32."""
     x = ops.cast(x, "float32")
-    return x * ops.rsqrt(ops.sum(ops.square(x), axis=-1, keepdims=True) + epsilon)
+    return x * ops.rsqrt(
+        ops.sum(ops.square(x), axis=-1, keepdims=True) + epsilon
+    )
 
 
 def codebook_usage_and_perplexity(token_ids, codebook_size):

@@ -1,4 +1,15 @@
-"""Resolves preset names to the presets shipped with keras_vim."""
+"""Loading of keras_vim presets: shipped folders, checks, architecture-only.
+
+The presets that ship in the repo's `presets/` folder are registered with
+keras-hub (`keras_vim/models/<model>/__init__.py`), so keras-hub resolves
+their names. What keras-hub does not do is done by `load_preset`, which
+every keras_vim class that loads presets calls from its `from_preset`:
+
+- a preset whose `metadata.json` says `"architecture_only": true` ships a
+  config but no weights: it loads with random weights and a warning;
+- unknown names, folders without a preset, corrupt `config.json` and
+  unreadable weight files raise a `ValueError` that says what was wrong.
+"""
 
 import importlib.util
 import json
@@ -6,10 +17,15 @@ import os
 import pathlib
 import warnings
 
+from keras_hub.src.utils.preset_utils import BUILTIN_PRESETS
 from keras_hub.src.utils.preset_utils import CONFIG_FILE
+from keras_hub.src.utils.preset_utils import METADATA_FILE
 from keras_hub.src.utils.preset_utils import MODEL_WEIGHTS_FILE
+from keras_hub.src.utils.preset_utils import SHARDED_MODEL_WEIGHTS_CONFIG_FILE
+from keras_hub.src.utils.preset_utils import check_file_exists
+from keras_hub.src.utils.preset_utils import load_json
 
-REMOTE_SCHEMES = ("kaggle://", "hf://", "gs://", "modelscope://")
+ARCHITECTURE_ONLY = "architecture_only"
 
 
 def shipped_presets_dir():
@@ -24,24 +40,75 @@ def shipped_presets_dir():
     return pathlib.Path(__file__).resolve().parents[2] / "presets"
 
 
+def shipped_preset(name):
+    """The `kaggle_handle` of the shipped preset folder `presets/<name>`."""
+    return str(shipped_presets_dir() / name)
+
+
 def shipped_preset_names():
+    """Names of the preset folders in `shipped_presets_dir()`, sorted."""
     root = shipped_presets_dir()
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if (p / CONFIG_FILE).is_file())
 
 
-def resolve_preset(preset, load_weights=True):
-    """Maps `preset` to a local folder and checks it can be loaded.
+def is_architecture_only(preset):
+    """Whether `preset`'s `metadata.json` marks it as shipping no weights.
 
     Args:
-        preset: a shipped preset name (`"vit_vqgan_small"`), a local preset
-            folder, or a remote handle (`kaggle://...`, `hf://...`).
-        load_weights: bool. Whether the caller wants trained weights.
+        preset: a registered preset name, a preset folder or a remote handle.
+    """
+    if not check_file_exists(preset, METADATA_FILE):
+        return False
+    try:
+        metadata = load_json(preset, METADATA_FILE)
+        return bool(metadata.get(ARCHITECTURE_ONLY, False))
+    except (ValueError, AttributeError) as e:
+        raise ValueError(
+            f"preset={preset!r}: its {METADATA_FILE} is corrupt ({e})."
+        ) from e
 
-    Returns:
-        `(preset, load_weights)`: the path or handle to hand to keras-hub, and
-        `False` for `load_weights` when the preset is architecture-only.
+
+def architecture_only_configs(cls):
+    """`{name: backbone config}` of the architecture-only presets of `cls`.
+
+    The configs are read from the presets' `config.json`, the one place
+    that holds them.
+
+    Args:
+        cls: a backbone or task class, e.g. `keras_vim.ViTVQGANBackbone`.
+    """
+    return {
+        name: load_json(name, CONFIG_FILE)["config"]
+        for name in sorted(cls.presets)
+        if is_architecture_only(name)
+    }
+
+
+def load_preset(from_preset, preset, load_weights=None, **kwargs):
+    """Calls keras-hub's `from_preset` after keras_vim's preset checks.
+
+    A class that loads presets calls it from its own `from_preset`:
+
+    ```python
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        return load_preset(super().from_preset, preset, load_weights, **kwargs)
+    ```
+
+    and a class without weights (preprocessor, image converter) leaves out
+    `load_weights`.
+
+    Args:
+        from_preset: the keras-hub `from_preset` to call, bound to the class
+            (`super().from_preset`).
+        preset: a registered preset name (`"vit_vqgan_small"`), a local
+            preset folder, or a remote handle (`kaggle://...`, `hf://...`).
+        load_weights: bool, or `None` for classes without weights. An
+            architecture-only preset is loaded with `load_weights=False` and
+            a warning.
+        **kwargs: passed on to `from_preset`.
     """
     if not isinstance(preset, (str, os.PathLike)):
         raise ValueError(
@@ -49,22 +116,54 @@ def resolve_preset(preset, load_weights=True):
             f"Received: preset={preset!r}"
         )
     preset = os.fspath(preset)
-    if preset.startswith(REMOTE_SCHEMES):
-        return preset, load_weights
-    shipped = shipped_presets_dir() / preset
-    if os.sep not in preset and (shipped / CONFIG_FILE).is_file():
-        path = shipped
+    folder = _local_folder(preset, from_preset.__self__)
+    if load_weights is not None:
+        if load_weights and is_architecture_only(preset):
+            warnings.warn(
+                f"Preset {preset!r} is architecture-only: it ships no "
+                "trained weights, so the model is randomly initialised. "
+                "Pass `load_weights=False` to say that this is intended.",
+                stacklevel=3,
+            )
+            load_weights = False
+        if load_weights and folder is not None:
+            _check_weights_exist(preset, folder)
+        kwargs["load_weights"] = load_weights
+    try:
+        return from_preset(preset, **kwargs)
+    except OSError as e:
+        # h5py raises OSError on a truncated or corrupt weights file.
+        raise ValueError(
+            f"preset={preset!r}: could not read the files in "
+            f"{folder or preset} ({e}). Re-save the preset or pass "
+            "`load_weights=False`."
+        ) from e
+
+
+def _local_folder(preset, cls):
+    """The folder `preset` names, after checking it holds a Keras preset.
+
+    `None` for remote handles and for presets registered by other libraries,
+    which keras-hub fetches and checks itself.
+    """
+    if preset in BUILTIN_PRESETS:
+        folder = BUILTIN_PRESETS[preset]["kaggle_handle"]
+        if "://" in folder:
+            return None
+    elif "://" in preset:
+        return None
     elif os.path.isdir(preset):
-        path = pathlib.Path(preset)
+        folder = preset
     else:
+        known = sorted(getattr(cls, "presets", None) or shipped_preset_names())
         raise ValueError(
-            f"Unknown preset: preset={preset!r} is neither a folder nor one of "
-            f"the shipped presets {shipped_preset_names()}."
+            f"Unknown preset: preset={preset!r} is neither a folder nor one "
+            f"of the presets of {cls.__name__}: {known}."
         )
-    config_path = path / CONFIG_FILE
-    if not config_path.is_file():
+    config_path = os.path.join(folder, CONFIG_FILE)
+    if not os.path.isfile(config_path):
         raise ValueError(
-            f"preset={preset!r}: the folder {path} has no {CONFIG_FILE}; "
+            f"preset={preset!r}: the folder {folder} has no {CONFIG_FILE}; "
             "expected a preset saved by `save_to_preset()`."
         )
     try:
@@ -76,42 +175,15 @@ def resolve_preset(preset, load_weights=True):
             f"preset={preset!r}: {config_path} is corrupt or not a Keras "
             f"preset config ({e})."
         ) from e
-    if load_weights and not (path / MODEL_WEIGHTS_FILE).is_file():
-        warnings.warn(
-            f"Preset {preset!r} is architecture-only: it ships no trained "
-            "weights, so the model is randomly initialised.",
-            stacklevel=3,
+    return folder
+
+
+def _check_weights_exist(preset, folder):
+    weights = (MODEL_WEIGHTS_FILE, SHARDED_MODEL_WEIGHTS_CONFIG_FILE)
+    if not any(os.path.isfile(os.path.join(folder, w)) for w in weights):
+        raise ValueError(
+            f"preset={preset!r}: the folder {folder} has no "
+            f"{MODEL_WEIGHTS_FILE} and its {METADATA_FILE} does not mark it "
+            f'`"{ARCHITECTURE_ONLY}": true`. Pass `load_weights=False` to '
+            "build the model with random weights."
         )
-        load_weights = False
-    return str(path), load_weights
-
-
-class LocalPresetMixin:
-    """`from_preset` that knows the shipped presets and explains failures.
-
-    Put it first among the bases of a keras-hub Backbone, Task, Preprocessor
-    or ImageConverter subclass.
-    """
-
-    @classmethod
-    def from_preset(cls, preset, load_weights=True, **kwargs):
-        path, load_weights = resolve_preset(preset, load_weights)
-        try:
-            if "load_weights" in _from_preset_parameters(cls):
-                return super().from_preset(
-                    path, load_weights=load_weights, **kwargs
-                )
-            return super().from_preset(path, **kwargs)
-        except OSError as e:
-            # h5py raises OSError on a truncated or corrupt weights file.
-            raise ValueError(
-                f"preset={preset!r}: could not read the files in {path} "
-                f"({e}). Re-save the preset or pass `load_weights=False`."
-            ) from e
-
-
-def _from_preset_parameters(cls):
-    import inspect
-
-    parent = super(LocalPresetMixin, cls).from_preset
-    return inspect.signature(parent).parameters

@@ -1,93 +1,274 @@
-"""`fit` on arrays that reshuffles every epoch, for keras-hub tasks.
+"""Array inputs to `fit`, reshuffled every epoch, for keras-hub tasks.
 
 keras-hub 0.32's `Task.fit` turns array inputs into a grain dataset in their
 given order and ignores `shuffle=True` (with only a warning), so every
 epoch sees the same batches in the same order. Data stored sorted (by class,
-by augmentation) then trains badly without any error.
+by augmentation) then trains badly without any error. A task's `fit` passes
+its arguments through `shuffled_fit_inputs` instead:
+
+```python
+def fit(self, x=None, y=None, **kwargs):
+    return super().fit(**shuffled_fit_inputs(x, y, **kwargs))
+```
 """
 
+import math
+import warnings
+
 import grain
+import keras
 import numpy as np
 from keras import tree
 
-from keras_vim.utils.validation import is_array_like
 
+def shuffled_fit_inputs(
+    x=None,
+    y=None,
+    sample_weight=None,
+    batch_size=None,
+    epochs=1,
+    shuffle=True,
+    steps_per_epoch=None,
+    callbacks=None,
+    validation_split=None,
+    validation_data=None,
+    **kwargs,
+):
+    """The keyword arguments for keras-hub's `fit`, with arrays shuffled.
 
-class _ArraySource:
-    """Random access to sample `i` of a nested structure of arrays."""
+    Array inputs (numpy arrays or backend tensors, nested in tuples or dicts
+    as `fit` takes them) become one grain dataset of batches in which epoch
+    `e` is a permutation that depends only on `(seed, e)`. The seed is drawn
+    once per call from numpy's global generator, so
+    `keras.utils.set_random_seed` makes training reproducible, and a fit
+    resumed by `keras.callbacks.BackupAndRestore` (or with `initial_epoch`)
+    sees the epochs the uninterrupted fit would have seen. Each epoch has
+    `len(x) // batch_size` full batches (all samples when there are fewer
+    than `batch_size`); the samples left over differ from epoch to epoch.
 
-    def __init__(self, data):
-        self.data = data
-        self.length = len(tree.flatten(data)[0])
-
-    def __len__(self):
-        return self.length
-
-    def __getitem__(self, index):
-        return tree.map_structure(lambda a: a[index], self.data)
-
-
-def shuffled_batches(data, batch_size, epochs, seed):
-    """A grain dataset of `data` reshuffled every epoch, and its epoch length.
+    Other inputs (datasets, generators), `shuffle=False`, and `y=None` with
+    a `sample_weight` are passed on unchanged.
 
     Args:
-        data: a nested structure (tuple, dict) of arrays of equal length.
-        batch_size: int.
-        epochs: int. Epochs the dataset must last.
-        seed: int. Seed of the per-epoch permutations.
+        x, y, sample_weight, batch_size, epochs, shuffle, steps_per_epoch,
+            callbacks, validation_split, validation_data: as in
+            `keras.Model.fit`. `validation_split` takes the last samples,
+            before shuffling, as Keras does.
+        **kwargs: other arguments of `fit`, passed on.
 
     Returns:
-        `(dataset, steps_per_epoch)`.
+        A dict of keyword arguments for `fit`.
+
+    Raises:
+        ValueError: if `x`, `y` and `sample_weight` are arrays of different
+            lengths.
     """
-    source = _ArraySource(tree.map_structure(np.asarray, data))
-    # `shuffle` before `repeat`: grain draws a new permutation per epoch.
-    dataset = (
-        grain.MapDataset.source(source)
-        .shuffle(seed=seed)
-        .repeat(epochs)
-        .batch(batch_size)
-    )
-    return dataset, max(1, len(source) // batch_size)
-
-
-class ShuffledFitMixin:
-    """Makes `fit(x, y, shuffle=True)` on arrays reshuffle every epoch.
-
-    The permutations are seeded from numpy's global generator, so
-    `keras.utils.set_random_seed` makes training reproducible.
-    """
-
-    def fit(
-        self,
-        x=None,
-        y=None,
-        batch_size=None,
-        epochs=1,
-        sample_weight=None,
-        shuffle=True,
-        steps_per_epoch=None,
-        **kwargs,
-    ):
-        arrays = tuple(v for v in (x, y, sample_weight) if v is not None)
-        if y is None and sample_weight is not None:
-            arrays = ()  # (x, sample_weight) would read as (x, y).
-        if shuffle and arrays and steps_per_epoch is None and all(
-            is_array_like(leaf) for leaf in tree.flatten(arrays)
-        ):
-            x, steps_per_epoch = shuffled_batches(
-                arrays,
-                batch_size or 32,
-                epochs,
-                seed=int(np.random.randint(2**31 - 1)),
+    arrays = _arrays(x, y, sample_weight)
+    if arrays is not None:
+        num_samples = _num_samples(x, y, sample_weight)
+        if validation_split and validation_data is None:
+            arrays, validation_data = _split(
+                arrays, num_samples, validation_split
             )
-            y = sample_weight = batch_size = None
-        return super().fit(
-            x,
-            y,
-            batch_size=batch_size,
-            epochs=epochs,
-            sample_weight=sample_weight,
-            shuffle=False,
-            steps_per_epoch=steps_per_epoch,
-            **kwargs,
+            num_samples = len(tree.flatten(arrays)[0])
+            validation_split = None
+            if not shuffle:
+                x, y, sample_weight = (*arrays, None, None)[:3]
+    fit_kwargs = dict(
+        x=x,
+        y=y,
+        sample_weight=sample_weight,
+        batch_size=batch_size,
+        epochs=epochs,
+        shuffle=shuffle,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=callbacks,
+        validation_split=validation_split,
+        validation_data=validation_data,
+        **kwargs,
+    )
+    if arrays is None or not shuffle:
+        return fit_kwargs
+    batch_size = batch_size or 32
+    first_epoch = _FirstEpoch()
+    batches = _EpochBatches(
+        arrays,
+        num_samples,
+        batch_size,
+        epochs,
+        steps_per_epoch,
+        seed=int(np.random.randint(2**31 - 1)),
+        first_epoch=first_epoch,
+    )
+    fit_kwargs.update(
+        x=grain.MapDataset.source(batches),
+        y=None,
+        sample_weight=None,
+        batch_size=None,
+        # The order is ours; keras-hub would only warn about `shuffle`.
+        shuffle=False,
+        steps_per_epoch=batches.steps_per_epoch,
+        callbacks=list(callbacks or []) + [first_epoch],
+    )
+    if validation_data is not None:
+        # keras-hub batches validation arrays by `batch_size`, now `None`.
+        validation_arrays = _arrays(
+            *keras.utils.unpack_x_y_sample_weight(validation_data)
+        )
+        if validation_arrays is not None:
+            fit_kwargs["validation_data"] = grain.MapDataset.source(
+                _Batches(validation_arrays, batch_size)
+            )
+    return fit_kwargs
+
+
+def _arrays(x, y, sample_weight):
+    """`(x, y[, sample_weight])` as numpy, or `None` if not all arrays."""
+    if x is None or (y is None and sample_weight is not None):
+        # `(x, sample_weight)` would read as `(x, y)`.
+        return None
+    arrays = tuple(v for v in (x, y, sample_weight) if v is not None)
+    leaves = tree.flatten(arrays)
+    if not all(_is_batched_array(leaf) for leaf in leaves):
+        return None
+    return tree.map_structure(keras.ops.convert_to_numpy, arrays)
+
+
+def _is_batched_array(value):
+    shape = getattr(value, "shape", None)
+    return shape is not None and len(shape) >= 1
+
+
+def _num_samples(x, y, sample_weight):
+    """The common length of the inputs; a `ValueError` naming them if not.
+
+    Left to grain, unequal lengths fail mid-epoch with a bare `IndexError`.
+    """
+    lengths = {}
+    for name, value in (("x", x), ("y", y), ("sample_weight", sample_weight)):
+        if value is not None:
+            lengths[name] = sorted(
+                set(int(leaf.shape[0]) for leaf in tree.flatten(value))
+            )
+    if len(set(n for sizes in lengths.values() for n in sizes)) > 1:
+        received = ", ".join(
+            f"{name} with {sizes[0] if len(sizes) == 1 else sizes} samples"
+            for name, sizes in lengths.items()
+        )
+        raise ValueError(
+            "`x`, `y` and `sample_weight` must have one entry per sample, "
+            f"the same number in each. Received: {received}."
+        )
+    return lengths["x"][0]
+
+
+def _split(arrays, num_samples, validation_split):
+    """`(train, validation)`: the last samples for validation, as Keras."""
+    split_at = int(math.floor(num_samples * (1.0 - validation_split)))
+    if split_at in (0, num_samples):
+        raise ValueError(
+            f"`validation_split={validation_split}` leaves no training or no "
+            f"validation samples out of {num_samples}."
+        )
+    train = tree.map_structure(lambda a: a[:split_at], arrays)
+    validation = tree.map_structure(lambda a: a[split_at:], arrays)
+    return train, validation
+
+
+class _FirstEpoch(keras.callbacks.Callback):
+    """Records the epoch a fit starts at (`initial_epoch`, or restored).
+
+    Keras calls `on_epoch_begin` before it makes the data iterator, and
+    then keeps one iterator across epochs, so batch 0 of the dataset is the
+    first batch of this epoch.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.epoch = 0
+        self._started = False
+
+    def on_train_begin(self, logs=None):
+        self._started = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._started:
+            self.epoch = epoch
+            self._started = True
+
+
+class _EpochBatches:
+    """Batch `i` of consecutive epochs, each a permutation of the samples.
+
+    Epoch `e`'s order is `default_rng((seed, e)).permutation(num_samples)`:
+    a function of `(seed, e)` alone. Batch 0 belongs to epoch
+    `first_epoch.epoch`.
+    """
+
+    def __init__(
+        self,
+        arrays,
+        num_samples,
+        batch_size,
+        epochs,
+        steps_per_epoch,
+        seed,
+        first_epoch,
+    ):
+        self.arrays = arrays
+        self.num_samples = num_samples
+        self.batch_size = min(batch_size, num_samples)
+        full_batches = num_samples // self.batch_size
+        if steps_per_epoch is not None and steps_per_epoch > full_batches:
+            warnings.warn(
+                f"`steps_per_epoch={steps_per_epoch}` is more than the "
+                f"{full_batches} batches of {self.batch_size} that "
+                f"{num_samples} samples make; each epoch runs "
+                f"{full_batches}.",
+                stacklevel=3,
+            )
+        self.steps_per_epoch = min(
+            steps_per_epoch or full_batches, full_batches
+        )
+        self.epochs = epochs
+        self.seed = seed
+        self.first_epoch = first_epoch
+        self._orders = {}
+
+    def __len__(self):
+        return self.epochs * self.steps_per_epoch
+
+    def order(self, epoch):
+        """The permutation of the samples in epoch `epoch`."""
+        if epoch not in self._orders:
+            rng = np.random.default_rng((self.seed, epoch))
+            self._orders[epoch] = rng.permutation(self.num_samples)
+            for old in [e for e in list(self._orders) if e < epoch - 1]:
+                self._orders.pop(old, None)
+        return self._orders[epoch]
+
+    def __getitem__(self, index):
+        epoch, step = divmod(int(index), self.steps_per_epoch)
+        start = step * self.batch_size
+        indices = self.order(self.first_epoch.epoch + epoch)[
+            start : start + self.batch_size
+        ]
+        return tree.map_structure(lambda a: a[indices], self.arrays)
+
+
+class _Batches:
+    """Batch `i` of `arrays` in their order; the last one may be short."""
+
+    def __init__(self, arrays, batch_size):
+        self.arrays = arrays
+        self.batch_size = batch_size
+        self.num_samples = len(tree.flatten(arrays)[0])
+
+    def __len__(self):
+        return math.ceil(self.num_samples / self.batch_size)
+
+    def __getitem__(self, index):
+        start = int(index) * self.batch_size
+        return tree.map_structure(
+            lambda a: a[start : start + self.batch_size], self.arrays
         )

@@ -35,7 +35,9 @@ def validate_images(images, name="images", num_channels=3, patch_size=None):
             f"`{name}` must have {num_channels} channels in the last axis. "
             f"Received: {name}.shape={tuple(array.shape)}"
         )
-    if patch_size and (array.shape[1] % patch_size or array.shape[2] % patch_size):
+    if patch_size and (
+        array.shape[1] % patch_size or array.shape[2] % patch_size
+    ):
         raise ValueError(
             f"`{name}` height and width must be multiples of the patch size "
             f"{patch_size}. Received: {name}.shape={tuple(array.shape)}"

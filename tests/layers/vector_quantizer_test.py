@@ -20,9 +20,29 @@ class VectorQuantizerTest(TestCase):
         self.inputs = rng.normal(size=(3, 5, 10)).astype("float32")
         self.quantizer.build(self.inputs.shape)
 
+    def test_layer_basics(self):
+        self.run_layer_test(
+            cls=VectorQuantizer,
+            init_kwargs={
+                "codebook_size": 16,
+                "hidden_dim": 12,
+                "lookup_dim": 4,
+            },
+            input_data=self.inputs,
+            expected_output_shape=((3, 5, 12), (3, 5), (3,)),
+            # Down and up projections (kernel, bias) and the codebook.
+            expected_num_trainable_weights=5,
+            # The loss is float32 under every policy, which the helper's
+            # precision check does not allow; see
+            # `test_float32_under_mixed_precision`.
+            run_precision_checks=False,
+        )
+
     def numpy_reference(self):
         q = self.quantizer
-        w_down, b_down = [ops.convert_to_numpy(v) for v in q.down_projection.weights]
+        w_down, b_down = [
+            ops.convert_to_numpy(v) for v in q.down_projection.weights
+        ]
         w_up, b_up = [ops.convert_to_numpy(v) for v in q.up_projection.weights]
         z = numpy_normalize(self.inputs @ w_down + b_down)
         codes = numpy_normalize(ops.convert_to_numpy(q.codebook))
@@ -42,7 +62,9 @@ class VectorQuantizerTest(TestCase):
 
     def test_lookup_codes_matches_call(self):
         quantized, ids, _ = self.quantizer(self.inputs)
-        self.assertAllClose(self.quantizer.lookup_codes(ids), quantized, atol=1e-5)
+        self.assertAllClose(
+            self.quantizer.lookup_codes(ids), quantized, atol=1e-5
+        )
 
     def test_straight_through_gradient_reaches_encoder(self):
         # The only path from the loss to `encoder` runs through the
@@ -63,10 +85,14 @@ class VectorQuantizerTest(TestCase):
         usage, perplexity = codebook_usage_and_perplexity(ids, 8)
         p = np.array([0.5, 0.25, 0.25])
         self.assertAllClose(usage, 3 / 8)
-        self.assertAllClose(perplexity, np.exp(-(p * np.log(p)).sum()), rtol=1e-5)
+        self.assertAllClose(
+            perplexity, np.exp(-(p * np.log(p)).sum()), rtol=1e-5
+        )
 
     def test_float32_under_mixed_precision(self):
-        quantizer = VectorQuantizer(16, 12, lookup_dim=4, dtype="mixed_bfloat16")
+        quantizer = VectorQuantizer(
+            16, 12, lookup_dim=4, dtype="mixed_bfloat16"
+        )
         quantized, ids, loss = quantizer(self.inputs * 1e4)
         self.assertEqual(keras.backend.standardize_dtype(loss.dtype), "float32")
         self.assertEqual(quantizer.codebook.dtype, "float32")
@@ -74,7 +100,11 @@ class VectorQuantizerTest(TestCase):
 
     def test_restart_dead_codes(self):
         quantizer = VectorQuantizer(
-            16, 12, lookup_dim=4, track_dead_codes=True, buffer_size=64,
+            16,
+            12,
+            lookup_dim=4,
+            track_dead_codes=True,
+            buffer_size=64,
             usage_decay=0.0,
         )
         quantizer(self.inputs, training=True)

@@ -30,7 +30,9 @@ class BlockFeatures(keras.layers.Layer):
         class_ids = ops.zeros_like(token_ids[:, 0]) + b.no_class_id
         x = b.embed(token_ids, class_ids)
         features = {}
-        for i, layer in enumerate(b.transformer_layers[: max(self.block_indices) + 1]):
+        for i, layer in enumerate(
+            b.transformer_layers[: max(self.block_indices) + 1]
+        ):
             x = layer(x, training=False)
             if i in self.block_indices:
                 features[i] = ops.mean(ops.cast(x, "float32"), axis=1)

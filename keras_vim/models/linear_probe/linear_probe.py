@@ -4,27 +4,35 @@ from keras_hub.models import Task
 
 from keras_vim.models.linear_probe.block_features import BlockFeatures
 from keras_vim.models.vim.vim_backbone import VIMBackbone
-from keras_vim.models.vim.vim_transformer import image_token_ids
-from keras_vim.utils.shuffled_fit import ShuffledFitMixin
-from keras_vim.utils.untracked import Untracked
+from keras_vim.models.vim.vim_causal_lm_preprocessor import (
+    VIMCausalLMPreprocessor,
+)
+from keras_vim.utils.compile_config import compile_from_saved_config
+from keras_vim.utils.frozen_copy import frozen_copy
+from keras_vim.utils.shuffled_fit import shuffled_fit_inputs
 from keras_vim.utils.validation import to_numpy
 
 
 @keras.saving.register_keras_serializable(package="keras_vim")
-class LinearProbe(ShuffledFitMixin, Task):
+class LinearProbe(Task):
     """Linear-probe classifier on a frozen VIM (Yu et al., 2021, section 4).
 
-    All image tokens go through the frozen `VIMBackbone` (unconditional:
-    the "no class" start token first); the output of block `block_index` is
-    averaged over the sequence and a trainable softmax `Dense` layer
-    classifies it. The best block is usually near the middle of the network:
-    `LinearProbe.accuracy_per_block` measures every one.
+    All image tokens go through a frozen copy of the `VIMBackbone`
+    (unconditional: the "no class" start token first; inference mode, no
+    dropout); the output of block `block_index` is averaged over the
+    sequence, standardised with statistics of the training features
+    (adapted on the first `fit`), and a softmax `Dense` layer classifies
+    it. The caller's backbone is copied, never changed. The best block is
+    usually near the middle of the network: `accuracy_per_block` trains
+    this same probe on every block.
 
     Args:
-        backbone: a trained `keras_vim.VIMBackbone`. It is frozen.
+        backbone: a trained `keras_vim.VIMBackbone` (a `VIMTransformer`'s
+            `.backbone`).
         block_index: int in `[0, num_layers)`.
-        num_classes: int.
-        image_tokenizer: `None` or a `keras_vim.ViTVQGAN` to `fit` on images.
+        num_classes: int > 1.
+        image_tokenizer: `None` or a `keras_vim.ViTVQGAN`, to `fit` and
+            `predict` on images.
 
     Example:
     ```python
@@ -37,61 +45,128 @@ class LinearProbe(ShuffledFitMixin, Task):
     backbone_cls = VIMBackbone
 
     def __init__(
-        self, backbone, block_index, num_classes, image_tokenizer=None, **kwargs
+        self,
+        backbone,
+        block_index,
+        num_classes,
+        image_tokenizer=None,
+        **kwargs,
     ):
-        if not (isinstance(block_index, int) and 0 <= block_index < backbone.num_layers):
+        if not isinstance(backbone, VIMBackbone):
             raise ValueError(
-                f"`block_index` must be an int in [0, {backbone.num_layers}) for "
-                f"this backbone. Received: block_index={block_index!r}"
+                "`backbone` must be a `keras_vim.VIMBackbone` (for a "
+                "`VIMTransformer`, pass its `.backbone`). Received: "
+                f"backbone={type(backbone).__name__}"
             )
-        if not (isinstance(num_classes, int) and num_classes > 1):
+        if not (
+            isinstance(block_index, int)
+            and not isinstance(block_index, bool)
+            and 0 <= block_index < backbone.num_layers
+        ):
             raise ValueError(
-                f"`num_classes` must be an int > 1. Received: {num_classes!r}"
+                f"`block_index` must be an int in [0, {backbone.num_layers}) "
+                f"for this backbone. Received: block_index={block_index!r}"
+            )
+        if not (
+            isinstance(num_classes, int)
+            and not isinstance(num_classes, bool)
+            and num_classes > 1
+        ):
+            raise ValueError(
+                "`num_classes` must be an int > 1. Received: "
+                f"num_classes={num_classes!r}"
             )
         kwargs.setdefault("name", "linear_probe")
+        kwargs.pop("preprocessor", None)
         # === Layers ===
-        backbone.trainable = False
-        self.backbone = backbone
+        self.backbone = frozen_copy(backbone)
         self.preprocessor = None
+        self.normalization = keras.layers.Normalization(
+            dtype="float32", name="probe_normalization"
+        )
         self.head = keras.layers.Dense(
-            num_classes, activation="softmax", dtype="float32", name="probe_head"
+            num_classes,
+            activation="softmax",
+            dtype="float32",
+            name="probe_head",
         )
 
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        features = BlockFeatures(backbone, [block_index])(token_ids)[0]
-        outputs = self.head(features)
+        features = BlockFeatures(self.backbone, [block_index])(token_ids)[0]
+        outputs = self.head(self.normalization(features))
         super().__init__(inputs=token_ids, outputs=outputs, **kwargs)
 
         # === Config ===
         self.block_index = block_index
         self.num_classes = num_classes
-        self._image_tokenizer = Untracked(image_tokenizer)
+        self.token_preprocessor = VIMCausalLMPreprocessor(
+            image_tokenizer,
+            grid_size=backbone.grid_size,
+            vocabulary_size=backbone.vocabulary_size,
+        )
 
-    def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
+    def compile(
+        self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs
+    ):
         if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(1e-3)
+            optimizer = keras.optimizers.Adam(1e-2)
         if loss == "auto":
             loss = keras.losses.SparseCategoricalCrossentropy()
         if metrics == "auto":
             metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        super().compile(
+            optimizer=optimizer, loss=loss, metrics=metrics, **kwargs
+        )
+
+    def compile_from_config(self, config):
+        compile_from_saved_config(self, config)
 
     def _tokens(self, x):
-        return image_token_ids(x, self.backbone, self._image_tokenizer.value)
+        return self.token_preprocessor.token_ids(x)
 
-    def fit(self, x=None, y=None, **kwargs):
-        """`fit` on token ids (or images, with a tokenizer) and class labels."""
-        return super().fit(self._tokens(x), _labels(y, self.num_classes), **kwargs)
+    def features(self, x, batch_size=128):
+        """Mean block features `(batch, hidden_dim)` of ids or images."""
+        token_ids = self._tokens(x)
+        extractor = keras.Model(self.input, self.normalization.input)
+        return np.asarray(
+            extractor.predict(token_ids, batch_size=batch_size, verbose=0)
+        )
+
+    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+        """`fit` on token ids (or images, with a tokenizer) and labels.
+
+        The first call adapts the feature standardisation to `x`.
+        """
+        tokens = self._tokens(x)
+        labels = _labels(y, self.num_classes, len(tokens))
+        if not self._standardisation_adapted():
+            self.normalization.adapt(self.features(tokens))
+        return super().fit(
+            **shuffled_fit_inputs(
+                tokens, labels, batch_size=batch_size, **kwargs
+            )
+        )
+
+    def _standardisation_adapted(self):
+        # Unadapted statistics are exactly mean 0, variance 1; adapted ones
+        # (trained, or loaded with the weights) are not.
+        n = self.normalization
+        mean = keras.ops.convert_to_numpy(n.adapt_mean)
+        variance = keras.ops.convert_to_numpy(n.adapt_variance)
+        return bool(np.any(mean != 0) or np.any(variance != 1))
 
     def evaluate(self, x=None, y=None, **kwargs):
-        return super().evaluate(self._tokens(x), _labels(y, self.num_classes), **kwargs)
+        tokens = self._tokens(x)
+        labels = _labels(y, self.num_classes, len(tokens))
+        return super().evaluate(tokens, labels, **kwargs)
 
     def predict(self, x, **kwargs):
         return super().predict(self._tokens(x), **kwargs)
 
-    @staticmethod
+    @classmethod
     def accuracy_per_block(
+        cls,
         backbone,
         train_token_ids,
         train_labels,
@@ -103,41 +178,33 @@ class LinearProbe(ShuffledFitMixin, Task):
         learning_rate=1e-2,
         verbose=0,
     ):
-        """Test accuracy of a linear probe on every block of `backbone`.
+        """Test accuracy of a `LinearProbe` on every block of `backbone`.
 
-        Features of all blocks come from one frozen forward pass; a softmax
-        `Dense` head (the same head `LinearProbe` trains) is then fitted per
-        block.
+        Each block gets its own probe, compiled with Adam(`learning_rate`)
+        and fitted for `epochs`.
 
         Returns:
             A list of accuracies, one per block.
         """
-        train_labels = _labels(train_labels, num_classes)
-        test_labels = _labels(test_labels, num_classes)
-        blocks = list(range(backbone.num_layers))
-        token_ids = keras.Input(shape=(None,), dtype="int32")
-        extractor = keras.Model(
-            token_ids, BlockFeatures(backbone, blocks)(token_ids)
-        )
-        train = extractor.predict(image_token_ids(train_token_ids, backbone), verbose=0, batch_size=batch_size)
-        test = extractor.predict(image_token_ids(test_token_ids, backbone), verbose=0, batch_size=batch_size)
+        progress = None
+        if verbose:
+            progress = keras.utils.Progbar(
+                backbone.num_layers, unit_name="block"
+            )
         accuracies = []
-        progress = keras.utils.Progbar(len(blocks), unit_name="block") if verbose else None
-        for block in blocks:
-            mean = train[block].mean(0)
-            std = train[block].std(0) + 1e-6
-            head = keras.Sequential(
-                [keras.Input((train[block].shape[-1],)),
-                 keras.layers.Dense(num_classes, activation="softmax")]
+        for block in range(backbone.num_layers):
+            probe = cls(backbone, block, num_classes)
+            probe.compile(optimizer=keras.optimizers.Adam(learning_rate))
+            probe.fit(
+                train_token_ids,
+                train_labels,
+                epochs=epochs,
+                batch_size=batch_size,
+                verbose=0,
             )
-            head.compile(
-                optimizer=keras.optimizers.Adam(learning_rate),
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
+            _, accuracy = probe.evaluate(
+                test_token_ids, test_labels, batch_size=batch_size, verbose=0
             )
-            head.fit((train[block] - mean) / std, train_labels, epochs=epochs,
-                     batch_size=batch_size, verbose=0)
-            _, accuracy = head.evaluate((test[block] - mean) / std, test_labels, verbose=0)
             accuracies.append(float(accuracy))
             if progress:
                 progress.add(1)
@@ -152,13 +219,20 @@ class LinearProbe(ShuffledFitMixin, Task):
         }
 
 
-def _labels(y, num_classes):
-    y = to_numpy(y).reshape(-1)
-    if not np.issubdtype(y.dtype, np.integer) or (
-        y.size and (y.min() < 0 or y.max() >= num_classes)
-    ):
+def _labels(y, num_classes, num_examples):
+    y = to_numpy(y)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(
+            "Labels `y` must be a 1-D array of integer class ids (not "
+            f"one-hot). Received: shape {y.shape}, dtype {y.dtype}"
+        )
+    if len(y) != num_examples:
+        raise ValueError(
+            f"Labels `y` has {len(y)} entries for {num_examples} inputs."
+        )
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
         raise ValueError(
             f"Labels `y` must be integers in [0, {num_classes}). "
-            f"Received values in [{y.min()}, {y.max()}] of dtype {y.dtype}"
+            f"Received values in [{y.min()}, {y.max()}]"
         )
     return y.astype("int32")

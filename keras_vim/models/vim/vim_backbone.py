@@ -1,17 +1,16 @@
 import keras
 from keras import ops
 from keras.layers import ReversibleEmbedding
-from keras_hub.layers import TransformerDecoder
 from keras_hub.models import Backbone
 
+from keras_vim.generation.direct_call import direct_call
 from keras_vim.layers.position_embedding_2d import PositionEmbedding2D
-from keras_vim.layers.stacked_cache_attention import StackedCacheAttention
-from keras_vim.utils.direct_call import direct_call
-from keras_vim.utils.preset_utils import LocalPresetMixin
+from keras_vim.models.vim.vim_decoder_block import VIMDecoderBlock
+from keras_vim.utils.preset_utils import load_preset
 
 
 @keras.saving.register_keras_serializable(package="keras_vim")
-class VIMBackbone(LocalPresetMixin, Backbone):
+class VIMBackbone(Backbone):
     """VIM: decoder-only Transformer over raster-order image tokens.
 
     Stage 2 of Yu et al., "Vector-quantized Image Modeling with Improved
@@ -51,6 +50,10 @@ class VIMBackbone(LocalPresetMixin, Backbone):
     ```
     """
 
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        return load_preset(super().from_preset, preset, load_weights, **kwargs)
+
     def __init__(
         self,
         vocabulary_size,
@@ -72,6 +75,8 @@ class VIMBackbone(LocalPresetMixin, Backbone):
             hidden_dim,
             tie_weights=False,
             embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
+            # The output softmax's logits stay float32 under mixed precision.
+            reverse_dtype="float32",
             dtype=dtype,
             name="token_embedding",
         )
@@ -89,20 +94,18 @@ class VIMBackbone(LocalPresetMixin, Backbone):
             dropout, dtype=dtype, name="embeddings_dropout"
         )
         self.transformer_layers = [
-            TransformerDecoder(
-                intermediate_dim=intermediate_dim,
+            VIMDecoderBlock(
                 num_heads=num_heads,
+                intermediate_dim=intermediate_dim,
                 dropout=dropout,
-                activation="gelu",
                 layer_norm_epsilon=layer_norm_epsilon,
-                normalize_first=True,
                 dtype=dtype,
                 name=f"transformer_layer_{i}",
             )
             for i in range(num_layers)
         ]
         self.layer_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon, dtype="float32", name="layer_norm"
+            epsilon=layer_norm_epsilon, dtype=dtype, name="layer_norm"
         )
 
         # === Functional model ===
@@ -113,11 +116,6 @@ class VIMBackbone(LocalPresetMixin, Backbone):
         for layer in self.transformer_layers:
             x = layer(x)
         outputs = self.layer_norm(x)
-        for layer in self.transformer_layers:
-            # Same variables and results; updates the decoding cache with one
-            # write instead of copying it (see StackedCacheAttention). Swapped
-            # after build because keras-hub creates the attention layer there.
-            layer._self_attention_layer.__class__ = StackedCacheAttention
         super().__init__(
             inputs={"token_ids": token_ids, "class_ids": class_ids},
             outputs=outputs,
@@ -143,7 +141,7 @@ class VIMBackbone(LocalPresetMixin, Backbone):
 
     @property
     def no_class_id(self):
-        """The class id that means "no class" (and starts unconditional models)."""
+        """The id meaning "no class" (the start of unconditional models)."""
         return self.num_classes
 
     def embed(self, token_ids, class_ids):
@@ -153,7 +151,7 @@ class VIMBackbone(LocalPresetMixin, Backbone):
         return x + self.position_embedding(x)
 
     def embed_step(self, token_ids, position):
-        """Embeds `(batch, 1)` ids sitting at sequence `position` (cached decoding).
+        """Embeds `(batch, 1)` ids at sequence `position` (cached decoding).
 
         Position 0 holds a class id, later positions image token ids; the
         position may be a traced scalar, so both lookups run and one is kept.
@@ -163,10 +161,82 @@ class VIMBackbone(LocalPresetMixin, Backbone):
             self.class_embedding, ops.clip(token_ids, 0, self.num_classes)
         )
         tokens = direct_call(
-            self.token_embedding, ops.clip(token_ids, 0, self.vocabulary_size - 1)
+            self.token_embedding,
+            ops.clip(token_ids, 0, self.vocabulary_size - 1),
         )
         x = ops.where(ops.equal(position, 0), classes, tokens)
         return x + direct_call(self.position_embedding, x, start_index=position)
+
+    @staticmethod
+    def get_layout_map(
+        device_mesh,
+        model_parallel_dim_name="model",
+        data_parallel_dim_name="batch",
+    ):
+        """A `keras.distribution.LayoutMap` for model-parallel training.
+
+        Attention projections are split on the heads axis, the MLP on its
+        hidden axis, the token table (input and output softmax) on the
+        vocabulary axis; everything else is replicated.
+
+        Args:
+            device_mesh: a `keras.distribution.DeviceMesh`.
+            model_parallel_dim_name: mesh axis the weights are split on.
+            data_parallel_dim_name: mesh axis the batch is split on.
+
+        Example:
+        ```python
+        mesh = keras.distribution.DeviceMesh(
+            (1, 8), ("batch", "model"), keras.distribution.list_devices()
+        )
+        layout_map = keras_vim.VIMBackbone.get_layout_map(mesh)
+        distribution = keras.distribution.ModelParallel(
+            layout_map=layout_map, batch_dim_name="batch"
+        )
+        with distribution.scope():
+            vim = keras_vim.VIMTransformer.from_preset("vim_base")
+        ```
+        """
+        if keras.distribution is None:
+            raise ValueError(
+                "`keras.distribution` is not available on the "
+                f"{keras.config.backend()} backend; use JAX."
+            )
+        if not isinstance(device_mesh, keras.distribution.DeviceMesh):
+            raise ValueError(
+                "`device_mesh` must be a `keras.distribution.DeviceMesh`. "
+                f"Received: device_mesh={device_mesh!r}"
+            )
+        for name in (model_parallel_dim_name, data_parallel_dim_name):
+            if name not in device_mesh.axis_names:
+                raise ValueError(
+                    f"{name!r} is not an axis of `device_mesh`, whose axes are "
+                    f"{device_mesh.axis_names}."
+                )
+        model, data = model_parallel_dim_name, data_parallel_dim_name
+        block = r"transformer_layer_\d+/"
+        layout_map = keras.distribution.LayoutMap(device_mesh)
+        # Paths: transformer_layer_3/self_attention/query/kernel is
+        # (hidden, heads, head_dim); attention_output/kernel is
+        # (heads, head_dim, hidden).
+        layout_map["token_embedding/embeddings"] = (model, data)
+        layout_map["token_embedding/reverse_embeddings"] = (data, model)
+        layout_map[block + "self_attention/(query|key|value)/kernel"] = (
+            data,
+            model,
+            None,
+        )
+        layout_map[block + "self_attention/attention_output/kernel"] = (
+            model,
+            None,
+            data,
+        )
+        layout_map[block + "feedforward_intermediate_dense/kernel"] = (
+            data,
+            model,
+        )
+        layout_map[block + "feedforward_output_dense/kernel"] = (model, data)
+        return layout_map
 
     def get_config(self):
         config = super().get_config()

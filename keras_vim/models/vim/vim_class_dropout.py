@@ -25,14 +25,22 @@ class VIMClassDropout(keras.layers.Layer):
     def call(self, class_ids, training=False):
         if not training or self.rate <= 0:
             return class_ids
-        drop = keras.random.uniform(ops.shape(class_ids), seed=self.seed_generator)
+        drop = keras.random.uniform(
+            ops.shape(class_ids), seed=self.seed_generator
+        )
         return ops.where(
-            drop < self.rate, ops.full_like(class_ids, self.no_class_id), class_ids
+            drop < self.rate,
+            ops.full_like(class_ids, self.no_class_id),
+            class_ids,
         )
 
     def get_config(self):
         config = super().get_config()
         config.update(
-            {"rate": self.rate, "no_class_id": self.no_class_id, "seed": self.seed}
+            {
+                "rate": self.rate,
+                "no_class_id": self.no_class_id,
+                "seed": self.seed,
+            }
         )
         return config

@@ -1,4 +1,5 @@
 import math
+import re
 
 import keras
 import numpy as np
@@ -11,12 +12,14 @@ from keras_vim.models.vit_vqgan.vit_vqgan_backbone import ViTVQGANBackbone
 from keras_vim.models.vit_vqgan.vit_vqgan_discriminator import (
     ViTVQGANDiscriminator,
 )
+from keras_vim.models.vit_vqgan.vit_vqgan_inference_model import (
+    ViTVQGANInferenceModel,
+)
 from keras_vim.models.vit_vqgan.vit_vqgan_preprocessor import (
     ViTVQGANPreprocessor,
 )
-from keras_vim.optimizers.split_optimizer import SplitOptimizer
-from keras_vim.utils.preset_utils import LocalPresetMixin
-from keras_vim.utils.shuffled_fit import ShuffledFitMixin
+from keras_vim.utils.preset_utils import load_preset
+from keras_vim.utils.shuffled_fit import shuffled_fit_inputs
 from keras_vim.utils.untracked import Untracked
 from keras_vim.utils.validation import validate_images
 from keras_vim.utils.validation import validate_token_ids
@@ -32,7 +35,7 @@ LOSS_TERMS = (
 
 
 @keras.saving.register_keras_serializable(package="keras_vim")
-class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
+class ViTVQGAN(Task):
     """ViT-VQGAN image tokenizer task: `encode`, `decode`, and `fit`.
 
     Stage 1 of Yu et al., "Vector-quantized Image Modeling with Improved
@@ -45,17 +48,21 @@ class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
 
     where the adversarial term comes from a StyleGAN-style discriminator that
     is trained in the same step on its own loss, by its own optimizer (both
-    live in one `keras_vim.optimizers.SplitOptimizer`, which `fit` drives on
-    every backend). The discriminator only ever receives gradients of its
-    own loss: the generator's adversarial term is computed through a copy of
-    its weights behind `stop_gradient`, and its fake inputs are detached. Every term, codebook usage and perplexity show
-    in the `fit` logs.
+    live in one `keras.optimizers.MultiOptimizer`, which `fit` drives on
+    every backend and `.keras` files save with its state). The discriminator
+    only ever receives gradients of its own loss: the generator's
+    adversarial term is computed through a copy of its weights behind
+    `stop_gradient`, and its fake inputs are detached. Every term, codebook
+    usage and perplexity show in the `fit` logs.
 
     Args:
         backbone: a `keras_vim.ViTVQGANBackbone`.
         preprocessor: a `keras_vim.ViTVQGANPreprocessor` or `None`.
         discriminator_base_filters: int. Width of the discriminator at full
             resolution; `0` builds no discriminator (no GAN loss).
+        compile: bool. Compile with `compile()`'s defaults (the paper's
+            loss weights) on construction. No VGG16 weights are fetched
+            until training needs them.
 
     Example:
     ```python
@@ -71,8 +78,21 @@ class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
     backbone_cls = ViTVQGANBackbone
     preprocessor_cls = ViTVQGANPreprocessor
 
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """keras-hub's `from_preset`, with `load_preset`'s checks."""
+        return load_preset(super().from_preset, preset, load_weights, **kwargs)
+
+    def fit(self, x=None, y=None, **kwargs):
+        """keras-hub's `fit`; array inputs are reshuffled every epoch."""
+        return super().fit(**shuffled_fit_inputs(x, y, **kwargs))
+
     def __init__(
-        self, backbone, preprocessor=None, discriminator_base_filters=64, **kwargs
+        self,
+        backbone,
+        preprocessor=None,
+        discriminator_base_filters=64,
+        **kwargs,
     ):
         kwargs.setdefault("name", "vit_vqgan")
         # === Layers ===
@@ -81,10 +101,11 @@ class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
         # === Functional model ===
         inputs = backbone.input
         outputs = backbone(inputs)
-        # The automatic compile must not download VGG weights.
-        kwargs.setdefault("compile", False)
-        compile_now = kwargs.pop("compile")
-        super().__init__(inputs=inputs, outputs=outputs, compile=False, **kwargs)
+        # Compiled below, once the discriminator that compile maps exists.
+        compile_now = kwargs.pop("compile", True)
+        super().__init__(
+            inputs=inputs, outputs=outputs, compile=False, **kwargs
+        )
 
         # Set after the functional init so Keras tracks it on every backend.
         self.discriminator = None
@@ -97,7 +118,12 @@ class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
                 name="discriminator",
             )
             self.discriminator.build(
-                (None, backbone.image_size, backbone.image_size, backbone.num_channels)
+                (
+                    None,
+                    backbone.image_size,
+                    backbone.image_size,
+                    backbone.num_channels,
+                )
             )
 
         # === Config ===
@@ -109,10 +135,12 @@ class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
         self.codebook_usage_tracker = keras.metrics.Mean(name="codebook_usage")
         self.perplexity_tracker = keras.metrics.Mean(name="perplexity")
         self._inference_models = Untracked({})
+        # Set by `compile`; here too so that an uncompiled task has them.
+        self.loss_weights_config = None
+        self.perceptual_weights = None
+        self._perceptual = Untracked(None)  # A `PerceptualLoss` or `None`.
         if compile_now:
             self.compile()
-        else:
-            self.compile(perceptual_weight=0.0)
 
     def compile(
         self,
@@ -130,7 +158,9 @@ class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
 
         Args:
             optimizer: `"auto"` (Adam, lr 1e-4, beta_2 0.99) or a Keras
-                optimizer, for the encoder, quantizer and decoder.
+                optimizer, for the encoder, quantizer and decoder. A
+                `keras.optimizers.MultiOptimizer` is used as given, and must
+                then map the discriminator's variables itself.
             discriminator_optimizer: `"auto"` (the same Adam settings) or a
                 Keras optimizer for the discriminator.
             quantizer_weight: float. Weight of the codebook + commitment loss.
@@ -143,6 +173,7 @@ class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
                 `0` disables the discriminator.
             perceptual_weights: `"imagenet"` (downloads VGG16 weights once),
                 a weights file path, or `None` (random features, for tests).
+                The network is built when `fit` or `evaluate` starts, not here.
         """
         weights = {
             "quantizer_weight": quantizer_weight,
@@ -152,30 +183,45 @@ class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
             "adversarial_weight": adversarial_weight,
         }
         for name, value in weights.items():
-            if not isinstance(value, (int, float)) or value < 0 or math.isnan(value):
+            if (
+                not isinstance(value, (int, float))
+                or value < 0
+                or math.isnan(value)
+            ):
                 raise ValueError(
-                    f"`{name}` must be a number >= 0. Received: {name}={value!r}"
+                    f"`{name}` must be a number >= 0. "
+                    f"Received: {name}={value!r}"
                 )
         if adversarial_weight and self.discriminator is None:
             adversarial_weight = 0.0
         if optimizer == "auto":
             optimizer = keras.optimizers.Adam(1e-4, beta_1=0.9, beta_2=0.99)
+        optimizer = keras.optimizers.get(optimizer)
         if self.discriminator is not None and not isinstance(
-            optimizer, SplitOptimizer
+            optimizer, keras.optimizers.MultiOptimizer
         ):
             if discriminator_optimizer == "auto":
                 discriminator_optimizer = keras.optimizers.Adam(
                     1e-4, beta_1=0.9, beta_2=0.99
                 )
-            optimizer = SplitOptimizer(
-                optimizer,
-                discriminator_optimizer,
-                second_prefixes=(self.discriminator.path + "/",),
+            # OptimizerMap matches variable paths against its keys with
+            # `re.fullmatch`, so this sends every discriminator variable to
+            # its own optimizer and all others to `optimizer`.
+            pattern = re.escape(self.discriminator.path) + "/.*"
+            optimizer = keras.optimizers.MultiOptimizer(
+                keras.optimizers.OptimizerMap(
+                    optimizer,
+                    {pattern: keras.optimizers.get(discriminator_optimizer)},
+                )
             )
-        self.loss_weights_config = dict(weights, adversarial_weight=adversarial_weight)
+        self.loss_weights_config = dict(
+            weights, adversarial_weight=adversarial_weight
+        )
         self.perceptual_weights = perceptual_weights
         self._perceptual = Untracked(
-            losses.PerceptualLoss(perceptual_weights) if perceptual_weight else None
+            losses.PerceptualLoss(perceptual_weights)
+            if perceptual_weight
+            else None
         )
         kwargs.pop("loss", None)
         kwargs.pop("metrics", None)
@@ -187,6 +233,8 @@ class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
             self.optimizer.build(self.trainable_variables)
 
     def get_compile_config(self):
+        if not self.compiled:
+            return {}
         config = super().get_compile_config() or {}
         config.update(self.loss_weights_config)
         config["perceptual_weights"] = self.perceptual_weights
@@ -244,12 +292,27 @@ class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
             total = total + ops.sum(self.losses)
         return total
 
+    # VGG16 is built (and downloaded) here, before the step is traced, and
+    # not by `compile`, which every new task runs.
+    def make_train_function(self, force=False):
+        if self._perceptual.value is not None:
+            self._perceptual.value.build()
+        return super().make_train_function(force)
+
+    def make_test_function(self, force=False):
+        if self._perceptual.value is not None:
+            self._perceptual.value.build()
+        return super().make_test_function(force)
+
     def _frozen_discriminator(self, images):
         """Discriminator logits whose gradient reaches only `images`."""
         trainable = [
-            ops.stop_gradient(v.value) for v in self.discriminator.trainable_variables
+            ops.stop_gradient(v.value)
+            for v in self.discriminator.trainable_variables
         ]
-        non_trainable = [v.value for v in self.discriminator.non_trainable_variables]
+        non_trainable = [
+            v.value for v in self.discriminator.non_trainable_variables
+        ]
         logits, _ = self.discriminator.stateless_call(
             trainable, non_trainable, images
         )
@@ -262,28 +325,26 @@ class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
         active = [
             t
             for t in tracked
-            if t.name not in ("perceptual_loss",) or weights.get("perceptual_weight")
+            if t.name not in ("perceptual_loss",)
+            or weights.get("perceptual_weight")
         ]
-        return super().metrics + active + [
-            self.codebook_usage_tracker,
-            self.perplexity_tracker,
-        ]
+        return (
+            super().metrics
+            + active
+            + [
+                self.codebook_usage_tracker,
+                self.perplexity_tracker,
+            ]
+        )
 
     # === Inference ===
 
     def _inference_model(self, kind):
         models = self._inference_models.value
         if kind not in models:
-            b = self.backbone
-            if kind == "encode":
-                inputs = keras.Input(
-                    (b.image_size, b.image_size, b.num_channels), name="images"
-                )
-                outputs = b.encode_to_ids(inputs)
-            else:
-                inputs = keras.Input((b.grid_size**2,), dtype="int32", name="ids")
-                outputs = b.decode_from_ids(inputs)
-            models[kind] = keras.Model(inputs, outputs, name=f"vit_vqgan_{kind}")
+            models[kind] = ViTVQGANInferenceModel(
+                self.backbone, kind, name=f"vit_vqgan_{kind}"
+            )
         return models[kind]
 
     def _prepare_images(self, images):
@@ -311,19 +372,21 @@ class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
             images: uint8 `[0, 255]` or float `[0, 1]` array,
                 `(batch, H, W, C)` or `(H, W, C)`; resized to the model size
                 by the preprocessor.
-            batch_size: int.
+            batch_size: positive int. Images per `predict` batch.
             verbose: progress bar: `"auto"` shows one when there is more
                 than one batch.
 
         Returns:
-            int32 numpy array `(batch, H/p, W/p)` of code ids.
+            int32 numpy array `(batch, H/p, W/p)` of code ids; `(0, H/p,
+            W/p)` for no images.
         """
+        batch_size = _positive_batch_size(batch_size)
         images = self._prepare_images(images)
-        ids = self._inference_model("encode").predict(
-            images, batch_size=batch_size, verbose=_verbosity(verbose, len(images), batch_size)
+        ids = self._inference_model("encode").predict_batches(
+            images, batch_size, verbose
         )
         g = self.backbone.grid_size
-        return np.asarray(ids, "int32").reshape(-1, g, g)
+        return ids.reshape(-1, g, g)
 
     def decode(self, token_ids, batch_size=32, verbose="auto"):
         """Maps code ids back to images.
@@ -331,25 +394,29 @@ class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
         Args:
             token_ids: integers in `[0, codebook_size)`, shape
                 `(batch, H/p, W/p)` or `(batch, H/p * W/p)`.
-            batch_size: int.
+            batch_size: positive int. Images per `predict` batch.
             verbose: progress bar, as in `encode`.
 
         Returns:
-            float32 numpy array `(batch, H, W, C)` in `[0, 1]`.
+            float32 numpy array `(batch, H, W, C)` in `[0, 1]`; `(0, H, W, C)`
+            for no token ids.
         """
+        batch_size = _positive_batch_size(batch_size)
         b = self.backbone
         ids = validate_token_ids(token_ids, b.codebook_size)
         g = b.grid_size
-        if ids.ndim == 1 or ids.shape[-(ids.ndim - 1):] not in ((g, g), (g * g,)):
+        if ids.ndim == 1 or ids.shape[-(ids.ndim - 1) :] not in (
+            (g, g),
+            (g * g,),
+        ):
             raise ValueError(
                 f"`token_ids` must have shape (batch, {g}, {g}) or "
-                f"(batch, {g * g}). Received: token_ids.shape={tuple(ids.shape)}"
+                f"(batch, {g * g}). "
+                f"Received: token_ids.shape={tuple(ids.shape)}"
             )
-        ids = ids.reshape(-1, g * g)
-        images = self._inference_model("decode").predict(
-            ids, batch_size=batch_size, verbose=_verbosity(verbose, len(ids), batch_size)
+        return self._inference_model("decode").predict_batches(
+            ids.reshape(-1, g * g), batch_size, verbose
         )
-        return np.asarray(images, "float32")
 
     def reconstruct(self, images, batch_size=32, verbose="auto"):
         """`decode(encode(images))`."""
@@ -363,7 +430,17 @@ class ViTVQGAN(LocalPresetMixin, ShuffledFitMixin, Task):
         return config
 
 
-def _verbosity(verbose, num_examples, batch_size):
-    if verbose == "auto":
-        return 1 if num_examples > batch_size else 0
-    return verbose
+def _positive_batch_size(batch_size):
+    """`batch_size` as a Python int, after checking it is one, and > 0."""
+    # bool is an int in Python, but `batch_size=True` is a mistake.
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
+        raise ValueError(
+            "`batch_size` must be a positive integer. Received: "
+            f"batch_size={batch_size!r}"
+        )
+    # torch's data loader rejects numpy integers.
+    return int(batch_size)

@@ -5,11 +5,11 @@ from keras_hub.models import Backbone
 from keras_vim.layers.vector_quantizer import VectorQuantizer
 from keras_vim.models.vit_vqgan.vit_vqgan_decoder import ViTVQGANDecoder
 from keras_vim.models.vit_vqgan.vit_vqgan_encoder import ViTVQGANEncoder
-from keras_vim.utils.preset_utils import LocalPresetMixin
+from keras_vim.utils.preset_utils import load_preset
 
 
 @keras.saving.register_keras_serializable(package="keras_vim")
-class ViTVQGANBackbone(LocalPresetMixin, Backbone):
+class ViTVQGANBackbone(Backbone):
     """ViT-VQGAN image tokenizer: ViT encoder, quantizer, ViT decoder.
 
     Stage 1 of "Vector-quantized Image Modeling with Improved VQGAN" (Yu et
@@ -58,6 +58,11 @@ class ViTVQGANBackbone(LocalPresetMixin, Backbone):
     ```
     """
 
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """keras-hub's `from_preset`, with `load_preset`'s checks."""
+        return load_preset(super().from_preset, preset, load_weights, **kwargs)
+
     def __init__(
         self,
         image_size,
@@ -84,7 +89,6 @@ class ViTVQGANBackbone(LocalPresetMixin, Backbone):
                 "`image_size` must be divisible by `patch_size`. Received: "
                 f"image_size={image_size}, patch_size={patch_size}"
             )
-        kwargs.setdefault("name", "vit_vqgan_backbone")
         # === Layers ===
         self.encoder = ViTVQGANEncoder(
             image_size,
@@ -165,11 +169,15 @@ class ViTVQGANBackbone(LocalPresetMixin, Backbone):
     def encode_to_ids(self, images):
         """`(batch, H, W, C)` float images -> `(batch, H/p * W/p)` int32."""
         encoded = self.encoder(images)
-        return self.quantizer.nearest_code_ids(self.quantizer.project_down(encoded))
+        return self.quantizer.nearest_code_ids(
+            self.quantizer.project_down(encoded)
+        )
 
     def decode_from_ids(self, token_ids):
         """`(batch, H/p * W/p)` ids -> `(batch, H, W, C)` images in [0, 1]."""
-        reconstruction, _, _ = self.decoder(self.quantizer.lookup_codes(token_ids))
+        reconstruction, _, _ = self.decoder(
+            self.quantizer.lookup_codes(token_ids)
+        )
         return ops.clip(reconstruction, 0.0, 1.0)
 
     def get_config(self):

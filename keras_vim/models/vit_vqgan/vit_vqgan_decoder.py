@@ -90,10 +90,15 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         self.grid_size = self.image_size // self.patch_size
         self.num_patches = self.grid_size**2
         self._create_trunk("decoder_block")
-        # Pixel statistics stay float32: they feed the likelihood.
+        # Pixel statistics stay float32: they feed the likelihood. A policy
+        # map (how a quantized model's config stores its dtypes) still
+        # decides per layer, or a quantized decoder could not be reloaded.
+        pixel_dtype = "float32"
+        if isinstance(self.dtype_policy, keras.dtype_policies.DTypePolicyMap):
+            pixel_dtype = self.dtype_policy
         self.pixel_projection = keras.layers.Dense(
             self.patch_size**2 * self.num_channels * 2,
-            dtype="float32",
+            dtype=pixel_dtype,
             name="pixel_projection",
         )
 
@@ -105,7 +110,7 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
     def call(self, tokens, training=False):
         x = self._call_trunk(tokens, training=training)
         stats = self.pixel_projection(ops.cast(x, "float32"))
-        stats = self._patches_to_image(stats)
+        stats = self._patches_to_image(ops.cast(stats, "float32"))
         values, log_scale = ops.split(stats, 2, axis=-1)
         if self.output_activation == "sigmoid":
             location = values
@@ -123,7 +128,12 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         return ops.reshape(x, (-1, g * p, g * p, channels))
 
     def compute_output_spec(self, tokens, training=False):
-        shape = (tokens.shape[0], self.image_size, self.image_size, self.num_channels)
+        shape = (
+            tokens.shape[0],
+            self.image_size,
+            self.image_size,
+            self.num_channels,
+        )
         return tuple(keras.KerasTensor(shape, "float32") for _ in range(3))
 
     def get_config(self):

@@ -31,7 +31,12 @@ class ViTVQGANDiscriminator(keras.layers.Layer):
     """
 
     def __init__(
-        self, image_size, base_filters=64, max_filters=512, num_channels=3, **kwargs
+        self,
+        image_size,
+        base_filters=64,
+        max_filters=512,
+        num_channels=3,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.image_size = int(image_size)

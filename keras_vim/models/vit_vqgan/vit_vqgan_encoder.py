@@ -81,6 +81,13 @@ class ViTVQGANEncoder(ViTTrunkMixin, keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.num_patches, self.hidden_dim)
 
+    def compute_output_spec(self, images, training=False):
+        # Keras passes `compute_output_shape` no shape for numpy `images`
+        # (a functional model's `compute_output_spec(numpy)` does that).
+        return keras.KerasTensor(
+            self.compute_output_shape(images.shape), self.compute_dtype
+        )
+
     def get_config(self):
         config = super().get_config()
         config.update(self._trunk_config())

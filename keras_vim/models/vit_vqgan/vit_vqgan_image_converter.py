@@ -3,11 +3,11 @@ from keras import ops
 from keras_hub.layers import ImageConverter
 
 from keras_vim.models.vit_vqgan.vit_vqgan_backbone import ViTVQGANBackbone
-from keras_vim.utils.preset_utils import LocalPresetMixin
+from keras_vim.utils.preset_utils import load_preset
 
 
 @keras.saving.register_keras_serializable(package="keras_vim")
-class ViTVQGANImageConverter(LocalPresetMixin, ImageConverter):
+class ViTVQGANImageConverter(ImageConverter):
     """Image converter for ViT-VQGAN: uint8 or float images -> float [0, 1].
 
     Integer images are taken as [0, 255] and divided by 255; float images
@@ -28,8 +28,17 @@ class ViTVQGANImageConverter(LocalPresetMixin, ImageConverter):
 
     backbone_cls = ViTVQGANBackbone
 
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """keras-hub's `from_preset`, with `load_preset`'s checks."""
+        return load_preset(super().from_preset, preset, **kwargs)
+
     def __init__(
-        self, image_size=None, interpolation="bilinear", antialias=True, **kwargs
+        self,
+        image_size=None,
+        interpolation="bilinear",
+        antialias=True,
+        **kwargs,
     ):
         kwargs.pop("scale", None)
         kwargs.pop("offset", None)

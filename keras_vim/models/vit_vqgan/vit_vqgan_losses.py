@@ -76,19 +76,30 @@ class PerceptualLoss:
     network comes from `keras.applications.VGG16`; it is frozen, and kept out
     of the task's tracked weights so that presets do not carry it.
 
+    The network is built (and its weights fetched) by `build()` or the first
+    call, not by the constructor, so that a task can be compiled with a
+    perceptual loss without a download. Call `build()` before tracing a
+    compiled step: a network cannot be built inside one.
+
     Args:
         weights: `"imagenet"`, a path to a weights file, or `None` (random
             features; for tests, which must not download).
     """
 
     def __init__(self, weights="imagenet"):
-        vgg = keras.applications.VGG16(include_top=False, weights=weights)
+        self.weights = weights
+        self.features = None
+
+    def build(self):
+        if self.features is not None:
+            return
+        vgg = keras.applications.VGG16(include_top=False, weights=self.weights)
         vgg.trainable = False
         outputs = [vgg.get_layer(name).output for name in _VGG_FEATURE_LAYERS]
         self.features = keras.Model(vgg.input, outputs, name="vgg_features")
-        self.weights = weights
 
     def __call__(self, images, reconstruction):
+        self.build()
         both = ops.concatenate(
             [ops.cast(images, "float32"), ops.cast(reconstruction, "float32")]
         )

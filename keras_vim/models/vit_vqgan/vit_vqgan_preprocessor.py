@@ -5,11 +5,11 @@ from keras_vim.models.vit_vqgan.vit_vqgan_backbone import ViTVQGANBackbone
 from keras_vim.models.vit_vqgan.vit_vqgan_image_converter import (
     ViTVQGANImageConverter,
 )
-from keras_vim.utils.preset_utils import LocalPresetMixin
+from keras_vim.utils.preset_utils import load_preset
 
 
 @keras.saving.register_keras_serializable(package="keras_vim")
-class ViTVQGANPreprocessor(LocalPresetMixin, Preprocessor):
+class ViTVQGANPreprocessor(Preprocessor):
     """Preprocessor for `keras_vim.ViTVQGAN`: images in, model images out.
 
     Runs the image converter on `x` (uint8 [0, 255] or float [0, 1], any
@@ -30,6 +30,11 @@ class ViTVQGANPreprocessor(LocalPresetMixin, Preprocessor):
 
     backbone_cls = ViTVQGANBackbone
     image_converter_cls = ViTVQGANImageConverter
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """keras-hub's `from_preset`, with `load_preset`'s checks."""
+        return load_preset(super().from_preset, preset, **kwargs)
 
     def __init__(self, image_converter=None, **kwargs):
         kwargs.setdefault("name", "vit_vqgan_preprocessor")

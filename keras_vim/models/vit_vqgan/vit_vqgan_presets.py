@@ -1,63 +1,87 @@
-"""ViT-VQGAN presets shipped in the repo's `presets/` folder."""
+"""ViT-VQGAN preset configurations.
 
-from keras_hub.src.utils.preset_utils import register_presets
+Each preset is a folder in the repo's `presets/` (installed as the
+`keras_vim_presets` package); its `config.json` is the one source of its
+architecture. `tests/presets/presets_test.py` checks that every description
+and parameter count below agrees with it.
+"""
 
-from keras_vim.models.vit_vqgan.vit_vqgan_backbone import ViTVQGANBackbone
-from keras_vim.utils.preset_utils import shipped_presets_dir
-
-# Table 2 of Yu et al. (2021): (blocks, heads, model dim, MLP dim).
-PAPER_SIZES = {
-    "small": (8, 8, 512, 2048),
-    "base": (12, 12, 768, 3072),
-    "large": (32, 16, 1280, 5120),
-}
-
-
-def paper_config(encoder_size, decoder_size):
-    """Backbone kwargs of a 256x256, 8x8-patch, 8192-code paper model."""
-    config = dict(
-        image_size=256, patch_size=8, codebook_size=8192, lookup_dim=32
-    )
-    for prefix, size in (("encoder", encoder_size), ("decoder", decoder_size)):
-        layers, heads, hidden, intermediate = PAPER_SIZES[size]
-        config[f"{prefix}_num_layers"] = layers
-        config[f"{prefix}_num_heads"] = heads
-        config[f"{prefix}_hidden_dim"] = hidden
-        config[f"{prefix}_intermediate_dim"] = intermediate
-    return config
-
-
-# Architecture-only: the paper's weights were never published.
-ARCHITECTURE_PRESETS = {
-    "vit_vqgan_small": paper_config("small", "small"),
-    "vit_vqgan_base": paper_config("base", "base"),
-    "vit_vqgan_large": paper_config("large", "large"),
-    "vit_vqgan_small_large": paper_config("small", "large"),
-}
-
-DESCRIPTIONS = {
-    "vit_vqgan_small": "ViT-VQGAN Small-Small (paper Table 2), 256x256, "
-    "8192 codes. Architecture only: no trained weights.",
-    "vit_vqgan_base": "ViT-VQGAN Base-Base (paper Table 2), 256x256, "
-    "8192 codes. Architecture only: no trained weights.",
-    "vit_vqgan_large": "ViT-VQGAN Large-Large (paper Table 2), 256x256, "
-    "8192 codes. Architecture only: no trained weights.",
-    "vit_vqgan_small_large": "ViT-VQGAN Small encoder, Large decoder (paper "
-    "Table 1), 256x256, 8192 codes. Architecture only: no trained weights.",
-    "vit_vqgan_photos_64": "Small ViT-VQGAN (64x64, 8x8 tokens, 512 codes) "
-    "trained on scikit-image's colour photographs by "
-    "examples/train_vit_vqgan_photos.py.",
-    "vit_vqgan_digits_32": "Small ViT-VQGAN (32x32, 4x4 tokens, 128 codes) "
-    "trained on scikit-learn's handwritten digits by "
-    "examples/train_digits_presets.py.",
-}
+from keras_vim.utils.preset_utils import shipped_preset
 
 backbone_presets = {
-    name: {
-        "metadata": {"description": description, "path": "vit_vqgan"},
-        "kaggle_handle": str(shipped_presets_dir() / name),
-    }
-    for name, description in DESCRIPTIONS.items()
+    "vit_vqgan_photos_64": {
+        "metadata": {
+            "description": (
+                "Small ViT-VQGAN (64x64, 8x8 tokens, 256 codes) trained on "
+                "scikit-image's colour photographs by "
+                "examples/train_vit_vqgan_photos.py."
+            ),
+            "params": 1957280,
+            "path": "vit_vqgan",
+        },
+        "kaggle_handle": shipped_preset("vit_vqgan_photos_64"),
+    },
+    "vit_vqgan_digits_32": {
+        "metadata": {
+            "description": (
+                "Small ViT-VQGAN (32x32, 4x4 tokens, 128 codes) trained on "
+                "scikit-learn's handwritten digits by "
+                "examples/train_digits_presets.py."
+            ),
+            "params": 314016,
+            "path": "vit_vqgan",
+        },
+        "kaggle_handle": shipped_preset("vit_vqgan_digits_32"),
+    },
+    # Architecture only (Yu et al. 2021, Table 2): the paper's weights were
+    # never published.
+    "vit_vqgan_small": {
+        "metadata": {
+            "description": (
+                "ViT-VQGAN Small-Small (paper Table 2): 256x256, 32x32 "
+                "tokens, 8192 codes. Architecture only: no trained weights."
+            ),
+            "params": 56279456,
+            "path": "vit_vqgan",
+            "architecture_only": True,
+        },
+        "kaggle_handle": shipped_preset("vit_vqgan_small"),
+    },
+    "vit_vqgan_base": {
+        "metadata": {
+            "description": (
+                "ViT-VQGAN Base-Base (paper Table 2): 256x256, 32x32 "
+                "tokens, 8192 codes. Architecture only: no trained weights."
+            ),
+            "params": 181885344,
+            "path": "vit_vqgan",
+            "architecture_only": True,
+        },
+        "kaggle_handle": shipped_preset("vit_vqgan_base"),
+    },
+    "vit_vqgan_large": {
+        "metadata": {
+            "description": (
+                "ViT-VQGAN Large-Large (paper Table 2): 256x256, 32x32 "
+                "tokens, 8192 codes. Architecture only: no trained weights."
+            ),
+            "params": 1289294240,
+            "path": "vit_vqgan",
+            "architecture_only": True,
+        },
+        "kaggle_handle": shipped_preset("vit_vqgan_large"),
+    },
+    "vit_vqgan_small_large": {
+        "metadata": {
+            "description": (
+                "ViT-VQGAN with a Small encoder and a Large decoder (paper "
+                "Table 1): 256x256, 32x32 tokens, 8192 codes. Architecture "
+                "only: no trained weights."
+            ),
+            "params": 672860576,
+            "path": "vit_vqgan",
+            "architecture_only": True,
+        },
+        "kaggle_handle": shipped_preset("vit_vqgan_small_large"),
+    },
 }
-
-register_presets(backbone_presets, ViTVQGANBackbone)

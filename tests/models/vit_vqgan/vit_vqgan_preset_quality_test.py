@@ -1,17 +1,16 @@
 """Quality bar of the shipped, trained `vit_vqgan_photos_64` preset."""
 
-import os
-import sys
-
 import numpy as np
+import pytest
 from keras_hub.src.tests.test_case import TestCase
 
 import keras_vim
 from keras_vim.utils.image_utils import psnr
+from keras_vim.utils.preset_evaluation import kmeans_psnr
 from keras_vim.utils.sample_data import photo_crops
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples"))
-from evaluate_vit_vqgan_photos import kmeans_psnr  # noqa: E402
+# Slow (trained presets, sampling, probes): `pytest -m large`, once in CI.
+pytestmark = pytest.mark.large
 
 
 class ViTVQGANPhotosPresetTest(TestCase):

@@ -1,5 +1,5 @@
-import json
 import os
+from unittest import mock
 
 import keras
 import numpy as np
@@ -12,13 +12,14 @@ from keras_vim.models.vit_vqgan import vit_vqgan_losses as losses
 from tests.models.vit_vqgan.vit_vqgan_backbone_test import TINY
 
 
-def build_task(discriminator_base_filters=4, **backbone_kwargs):
+def build_task(discriminator_base_filters=4, compile=True, **backbone_kwargs):
     backbone = keras_vim.ViTVQGANBackbone(**{**TINY, **backbone_kwargs})
     converter = keras_vim.ViTVQGANImageConverter(image_size=(16, 16))
     return keras_vim.ViTVQGAN(
         backbone,
         keras_vim.ViTVQGANPreprocessor(converter),
         discriminator_base_filters=discriminator_base_filters,
+        compile=compile,
     )
 
 
@@ -26,7 +27,9 @@ def images(n=4, size=16, seed=0):
     rng = np.random.default_rng(seed)
     # Smooth images: a gradient plus a little noise, uint8.
     ramp = np.linspace(0, 1, size)[None, :, None, None]
-    x = 0.5 * ramp + 0.5 * rng.uniform(size=(n, 1, 1, 3)) * ramp.transpose(0, 2, 1, 3)
+    x = 0.5 * ramp + 0.5 * rng.uniform(size=(n, 1, 1, 3)) * ramp.transpose(
+        0, 2, 1, 3
+    )
     x = x + 0.05 * rng.normal(size=(n, size, size, 3))
     return np.clip(np.round(x * 255), 0, 255).astype("uint8")
 
@@ -66,6 +69,49 @@ class LossTest(TestCase):
 
 
 class ViTVQGANTest(TestCase):
+    def setUp(self):
+        self.init_kwargs = {
+            "backbone": keras_vim.ViTVQGANBackbone(**TINY),
+            "preprocessor": keras_vim.ViTVQGANPreprocessor(
+                keras_vim.ViTVQGANImageConverter(image_size=(16, 16))
+            ),
+            "discriminator_base_filters": 4,
+        }
+        self.train_data = (images(4),)
+
+    def test_task_basics(self):
+        self.run_task_test(
+            cls=keras_vim.ViTVQGAN,
+            init_kwargs=self.init_kwargs,
+            train_data=self.train_data,
+            expected_output_shape={
+                "reconstruction": (4, 16, 16, 3),
+                "location": (4, 16, 16, 3),
+                "log_scale": (4, 16, 16, 3),
+                "token_ids": (4, 16),
+                "quantizer_loss": (4,),
+            },
+            # No VGG16 download in tests.
+            compile_kwargs={"perceptual_weight": 0.0},
+        )
+
+    def test_compile_argument(self):
+        # Building VGG16 would download its weights: the automatic compile
+        # must not, though it keeps the paper's perceptual weight.
+        no_vgg = mock.patch.object(
+            keras.applications, "VGG16", side_effect=AssertionError("VGG16")
+        )
+        with no_vgg:
+            model = keras_vim.ViTVQGAN(**self.init_kwargs)
+            uncompiled = keras_vim.ViTVQGAN(**self.init_kwargs, compile=False)
+        self.assertTrue(model.compiled)
+        self.assertEqual(model.loss_weights_config["perceptual_weight"], 0.1)
+        self.assertIsInstance(model.optimizer, keras.optimizers.MultiOptimizer)
+        self.assertFalse(uncompiled.compiled)
+        self.assertEqual(uncompiled.get_compile_config(), {})
+        with self.assertRaisesRegex(ValueError, "You must call `compile"):
+            uncompiled.fit(images(2), batch_size=2, verbose=0)
+
     def test_encode_decode(self):
         model = build_task()
         ids = model.encode(images(3))
@@ -77,7 +123,9 @@ class ViTVQGANTest(TestCase):
         self.assertTrue(decoded.min() >= 0 and decoded.max() <= 1)
         # uint8 and float [0, 1] inputs mean the same thing; other sizes resize.
         self.assertAllEqual(model.encode(images(3) / 255.0), ids)
-        self.assertEqual(model.encode(np.zeros((32, 32, 3), "uint8")).shape, (1, 4, 4))
+        self.assertEqual(
+            model.encode(np.zeros((32, 32, 3), "uint8")).shape, (1, 4, 4)
+        )
 
     def test_frozen_discriminator_matches_discriminator(self):
         model = build_task()
@@ -95,7 +143,9 @@ class ViTVQGANTest(TestCase):
             perceptual_weights=None,
         )
         x = images(8)
-        disc_before = ops.convert_to_numpy(model.discriminator.weights[0]).copy()
+        disc_before = ops.convert_to_numpy(
+            model.discriminator.weights[0]
+        ).copy()
         history = model.fit(x, batch_size=8, epochs=12, verbose=0).history
         for key in (
             "quantizer_loss",
@@ -114,7 +164,10 @@ class ViTVQGANTest(TestCase):
         )
         self.assertGreater(history["codebook_usage"][0], 0)
         self.assertGreater(
-            np.abs(ops.convert_to_numpy(model.discriminator.weights[0]) - disc_before).max(),
+            np.abs(
+                ops.convert_to_numpy(model.discriminator.weights[0])
+                - disc_before
+            ).max(),
             0,
         )
 
@@ -125,15 +178,62 @@ class ViTVQGANTest(TestCase):
             discriminator_optimizer=keras.optimizers.SGD(0.1),
             perceptual_weight=0.0,
         )
-        self.assertIsInstance(model.optimizer, keras_vim.optimizers.SplitOptimizer)
-        encoder_before = ops.convert_to_numpy(model.backbone.encoder.weights[0]).copy()
-        disc_before = ops.convert_to_numpy(model.discriminator.weights[0]).copy()
+        self.assertIsInstance(model.optimizer, keras.optimizers.MultiOptimizer)
+        encoder_before = ops.convert_to_numpy(
+            model.backbone.encoder.weights[0]
+        ).copy()
+        disc_before = ops.convert_to_numpy(
+            model.discriminator.weights[0]
+        ).copy()
         model.fit(images(8), batch_size=8, epochs=2, verbose=0)
         # Generator lr 0: untouched; discriminator lr 0.1: moved.
         self.assertAllClose(model.backbone.encoder.weights[0], encoder_before)
         disc_after = ops.convert_to_numpy(model.discriminator.weights[0])
         self.assertGreater(np.abs(disc_after - disc_before).max(), 1e-6)
-        self.assertEqual(int(ops.convert_to_numpy(model.optimizer.iterations)), 2)
+        self.assertEqual(
+            int(ops.convert_to_numpy(model.optimizer.iterations)), 2
+        )
+
+    def test_optimizer_state_survives_keras_file(self):
+        model = build_task()
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            discriminator_optimizer=keras.optimizers.Adam(3e-3),
+            perceptual_weight=0.0,
+        )
+        x = images(4)
+        model.fit(x, batch_size=4, epochs=2, shuffle=False, verbose=0)
+        ids = model.encode(x)
+        model.decode(ids)
+        path = os.path.join(self.get_temp_dir(), "trained.keras")
+        model.save(path)
+        restored = keras.saving.load_model(path)
+
+        optimizer = restored.optimizer
+        self.assertIsInstance(optimizer, keras.optimizers.MultiOptimizer)
+        self.assertEqual(int(ops.convert_to_numpy(optimizer.iterations)), 2)
+        # Iterations, learning rates and both Adams' moments, in order.
+        self.assertEqual(
+            len(restored.optimizer.variables), len(model.optimizer.variables)
+        )
+        for original, loaded in zip(
+            model.optimizer.variables, restored.optimizer.variables
+        ):
+            self.assertAllClose(
+                original, loaded, atol=0, rtol=0, msg=original.path
+            )
+        # The next step, from the restored state, is the original's next step
+        # (the two optimizers' learning rates differ, so a discriminator
+        # variable sent to the wrong one would show).
+        model.fit(x, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        restored.fit(x, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        self.assertEqual(int(ops.convert_to_numpy(optimizer.iterations)), 3)
+        for original, loaded in zip(model.weights, restored.weights):
+            self.assertAllClose(
+                original, loaded, atol=0, rtol=0, msg=original.path
+            )
+        # `decode`, already used before that step, decodes with its codebook.
+        self.assertAllClose(model.decode(ids), restored.decode(ids), atol=1e-6)
 
     def test_preset_round_trip(self):
         model = build_task()
@@ -172,19 +272,27 @@ class ViTVQGANTest(TestCase):
         for value, message in bad:
             with self.assertRaisesRegex(ValueError, "images.*" + message):
                 model.encode(value)
-        model_without_resize = keras_vim.ViTVQGAN(model.backbone, None, discriminator_base_filters=0)
-        with self.assertRaisesRegex(ValueError, "multiples of the patch size 4"):
+        model_without_resize = keras_vim.ViTVQGAN(
+            model.backbone, None, discriminator_base_filters=0
+        )
+        with self.assertRaisesRegex(
+            ValueError, "multiples of the patch size 4"
+        ):
             model_without_resize.encode(np.zeros((1, 18, 18, 3), "uint8"))
         with self.assertRaisesRegex(ValueError, "must be 16x16"):
             model_without_resize.encode(np.zeros((1, 32, 32, 3), "uint8"))
 
     def test_bad_token_ids(self):
         model = build_task()
-        with self.assertRaisesRegex(ValueError, r"token_ids.*\[0, 32\).*e\.g\. 32"):
+        with self.assertRaisesRegex(
+            ValueError, r"token_ids.*\[0, 32\).*e\.g\. 32"
+        ):
             model.decode(np.full((1, 4, 4), 32))
         with self.assertRaisesRegex(ValueError, r"token_ids.*\[0, 32\).*-1"):
             model.decode(np.full((1, 16), -1))
-        with self.assertRaisesRegex(ValueError, r"token_ids.*shape \(batch, 4, 4\)"):
+        with self.assertRaisesRegex(
+            ValueError, r"token_ids.*shape \(batch, 4, 4\)"
+        ):
             model.decode(np.zeros((1, 5, 5), "int32"))
         with self.assertRaisesRegex(ValueError, "token_ids.*integers"):
             model.decode(np.zeros((1, 16), "float32"))
@@ -194,7 +302,9 @@ class ViTVQGANTest(TestCase):
             build_task().compile(l2_weight=-1)
 
     def test_bad_presets(self):
-        with self.assertRaisesRegex(ValueError, "preset='missing_preset'.*vit_vqgan_small"):
+        with self.assertRaisesRegex(
+            ValueError, "preset='missing_preset'.*vit_vqgan_small"
+        ):
             keras_vim.ViTVQGAN.from_preset("missing_preset")
         folder = self.get_temp_dir()
         with self.assertRaisesRegex(ValueError, "has no config.json"):

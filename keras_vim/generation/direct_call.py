@@ -1,3 +1,11 @@
+"""Calling layers without `Layer.__call__`, for per-token decoding steps.
+
+The one module that touches a private Keras API (`AutocastScope`): a
+decoding step that skips `Layer.__call__` must still open the autocast scope
+`__call__` would open under a mixed-precision policy, and Keras exposes no
+public way to do so.
+"""
+
 import contextlib
 
 from keras.src.backend import AutocastScope

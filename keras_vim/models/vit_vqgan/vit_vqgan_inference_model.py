@@ -1,0 +1,67 @@
+import keras
+import numpy as np
+
+
+class ViTVQGANInferenceModel(keras.Model):
+    """One direction of a ViT-VQGAN backbone as a model, for `predict`.
+
+    `ViTVQGAN.encode` and `decode` batch their inputs through this model. It
+    is subclassed rather than functional on purpose: the quantizer reads its
+    codebook outside a layer call, which a functional graph would freeze as
+    a constant when it is built, so that a later `fit`, `load_weights` or
+    `assign` would not reach it. Here `call` runs the backbone method
+    whenever `predict` traces it, with the backbone's variables (which this
+    model tracks, and shares) as they are then, on every backend. It holds
+    no weights of its own and is never saved.
+
+    Args:
+        backbone: a `keras_vim.ViTVQGANBackbone`.
+        kind: `"encode"` (images in `[0, 1]` -> `(batch, num_patches)` int32
+            ids) or `"decode"` (ids -> float32 images in `[0, 1]`).
+
+    Example:
+    ```python
+    encoder = ViTVQGANInferenceModel(backbone, "encode")
+    token_ids = encoder.predict_batches(images, batch_size=32)
+    ```
+    """
+
+    def __init__(self, backbone, kind, **kwargs):
+        if kind not in ("encode", "decode"):
+            raise ValueError(
+                f"`kind` must be 'encode' or 'decode'. Received: kind={kind!r}"
+            )
+        super().__init__(**kwargs)
+        self.backbone = backbone
+        self.kind = kind
+
+    def call(self, inputs):
+        if self.kind == "encode":
+            return self.backbone.encode_to_ids(inputs)
+        return self.backbone.decode_from_ids(inputs)
+
+    def predict_batches(self, inputs, batch_size, verbose="auto"):
+        """`predict` to numpy, with an empty result for empty `inputs`.
+
+        Args:
+            inputs: numpy array, images for `"encode"`, ids for `"decode"`.
+            batch_size: int. Examples per batch.
+            verbose: progress bar; `"auto"` shows one when there is more
+                than one batch.
+        """
+        b = self.backbone
+        if self.kind == "encode":
+            shape, dtype = (b.grid_size**2,), "int32"
+        else:
+            shape, dtype = (
+                (b.image_size, b.image_size, b.num_channels),
+                "float32",
+            )
+        if len(inputs) == 0:
+            # Never `predict` on nothing: on JAX that leaves the shared
+            # variables without values.
+            return np.zeros((0,) + shape, dtype)
+        if verbose == "auto":
+            verbose = 1 if len(inputs) > batch_size else 0
+        outputs = self.predict(inputs, batch_size=batch_size, verbose=verbose)
+        return np.asarray(outputs, dtype)

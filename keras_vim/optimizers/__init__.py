@@ -1,1 +1,0 @@
-from keras_vim.optimizers.split_optimizer import SplitOptimizer

@@ -1,0 +1,141 @@
+"""Measures of the shipped trained presets.
+
+Shared by `examples/evaluate_*.py` and the quality tests. Needs scikit-learn
+and scikit-image (`pip install keras-vim[examples]`).
+"""
+
+import numpy as np
+
+from keras_vim.utils.image_utils import psnr
+from keras_vim.utils.sample_data import digits
+
+
+def image_patches(images, patch_size):
+    """`(batch, H, W, C)` images as rows of flattened `patch_size` patches."""
+    n, h, w, c = images.shape
+    g = h // patch_size
+    x = images.reshape(n, g, patch_size, g, patch_size, c)
+    return x.transpose(0, 1, 3, 2, 4, 5).reshape(n * g * g, -1)
+
+
+def images_from_patches(flat, n, size, patch_size, channels=3):
+    """The inverse of `image_patches` for `n` square images of `size`."""
+    g = size // patch_size
+    x = flat.reshape(n, g, g, patch_size, patch_size, channels)
+    return x.transpose(0, 1, 3, 2, 4, 5).reshape(n, size, size, channels)
+
+
+def kmeans_psnr(train, test, codebook_size, patch_size, seed=0):
+    """PSNR of per-patch k-means quantization fitted on `train` crops.
+
+    The classical vector quantizer with the token grid and codebook size of
+    a ViT-VQGAN: scikit-learn's `MiniBatchKMeans` over the `patch_size`
+    patches of uint8 `train` images, applied to uint8 `test` images.
+    """
+    from sklearn.cluster import MiniBatchKMeans
+
+    kmeans = MiniBatchKMeans(
+        codebook_size, batch_size=4096, n_init=1, random_state=seed, max_iter=50
+    )
+    kmeans.fit(image_patches(train.astype("float32") / 255.0, patch_size))
+    flat = image_patches(test.astype("float32") / 255.0, patch_size)
+    quantized = kmeans.cluster_centers_[kmeans.predict(flat)]
+    recon = images_from_patches(quantized, len(test), test.shape[1], patch_size)
+    return psnr(test, np.clip(recon, 0, 1))
+
+
+def digits_probe_accuracies(vim, tokenizer, epochs=100):
+    """Held-out `LinearProbe` accuracy of every block of `vim` on digits.
+
+    Args:
+        vim: a `VIMTransformer` over the tokens of `tokenizer`.
+        tokenizer: the `ViTVQGAN` of the 32x32 digits
+            (`vit_vqgan_digits_32`).
+        epochs: int. Epochs of each probe.
+
+    Returns:
+        A list of accuracies, one per block.
+    """
+    from keras_vim.models.linear_probe.linear_probe import LinearProbe
+
+    train_x, train_y = digits(32, "train")
+    test_x, test_y = digits(32, "test")
+    return LinearProbe.accuracy_per_block(
+        vim.backbone,
+        tokenizer.encode(train_x),
+        train_y,
+        tokenizer.encode(test_x),
+        test_y,
+        num_classes=10,
+        epochs=epochs,
+    )
+
+
+def babeldraw_digits_match_rates(
+    model,
+    num_prompts=100,
+    guidance_scales=(1.0, 3.0),
+    training_token_ids=None,
+    seed=0,
+    batch_size=None,
+):
+    """How often Babeldraw's samples show what their digit prompts say.
+
+    Prompts are drawn from the caption grammar of
+    `keras_vim.utils.digit_canvases`: "seen" ones use only combinations the
+    training captions had, "unseen" ones at least one held-out (colour,
+    digit, quadrant) combination. One image per prompt is sampled at each
+    guidance scale and judged by `CanvasJudge`, which was trained on real
+    digits only: a sample matches when every quadrant is right.
+
+    Args:
+        model: a `keras_vim.Babeldraw` on 64x64 digit canvases.
+        num_prompts: int. Prompts per kind.
+        guidance_scales: guidance scales to sample at.
+        training_token_ids: `None`, or the training images' token ids, to
+            count samples whose token grid copies a training image exactly.
+        seed: int.
+        batch_size: int or `None`, images per compiled sampling call.
+
+    Returns:
+        A dict: for each `"seen"` / `"unseen"` and scale, the match rate,
+        the per-prompt results and the copied fraction.
+    """
+    from keras_vim.utils.digit_canvases import CanvasJudge
+    from keras_vim.utils.digit_canvases import make_canvases
+
+    judge = CanvasJudge()
+    training = None
+    if training_token_ids is not None:
+        grids = np.asarray(training_token_ids).reshape(
+            len(training_token_ids), -1
+        )
+        training = {grid.tobytes() for grid in grids.astype("int32")}
+    results = {}
+    for kind in ("seen", "unseen"):
+        _, captions, layouts = make_canvases(
+            num_prompts, "test", kind, seed=seed + 1000
+        )
+        for scale in guidance_scales:
+            out = model.generate(
+                captions,
+                guidance_scale=scale,
+                seed=seed,
+                batch_size=batch_size,
+                verbose=0,
+            )
+            matches = judge.matches(out["images"], layouts)
+            entry = {
+                "match_rate": float(np.mean(matches)),
+                "prompts": [
+                    {"caption": c, "match": bool(m)}
+                    for c, m in zip(captions, matches)
+                ],
+            }
+            if training is not None:
+                grids = out["token_ids"].reshape(len(captions), -1)
+                entry["copied_fraction"] = float(
+                    np.mean([g.tobytes() in training for g in grids])
+                )
+            results[f"{kind}, guidance {scale:g}"] = entry
+    return results

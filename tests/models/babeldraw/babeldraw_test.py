@@ -1,0 +1,264 @@
+import os
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+from keras_hub.samplers import GreedySampler
+from keras_hub.src.tests.test_case import TestCase
+
+from keras_vim.models.babeldraw.babeldraw import Babeldraw
+from keras_vim.models.babeldraw.babeldraw_backbone import BabeldrawBackbone
+from keras_vim.models.babeldraw.babeldraw_preprocessor import (
+    BabeldrawPreprocessor,
+)
+from keras_vim.models.babeldraw.babeldraw_tokenizer import BabeldrawTokenizer
+from tests.models.vim.vim_transformer_test import tiny_tokenizer
+
+CAPTIONS = [
+    f"a {colour} {digit} in the {quadrant}"
+    for colour in ("red", "green", "blue")
+    for digit in range(10)
+    for quadrant in ("top left", "bottom right")
+]
+
+
+def text_tokenizer(sequence_length=12):
+    return BabeldrawTokenizer.train(
+        CAPTIONS, vocabulary_size=32, sequence_length=sequence_length
+    )
+
+
+def tiny_config(**kwargs):
+    return dict(
+        text_vocabulary_size=32,
+        image_vocabulary_size=32,
+        grid_size=4,
+        num_encoder_layers=2,
+        num_decoder_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_text_length=12,
+        **kwargs,
+    )
+
+
+def build(image_tokenizer=None, **kwargs):
+    keras.utils.set_random_seed(0)
+    preprocessor = BabeldrawPreprocessor(
+        text_tokenizer(), image_tokenizer, grid_size=4, vocabulary_size=32
+    )
+    model = Babeldraw(BabeldrawBackbone(**tiny_config(**kwargs)), preprocessor)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    return model
+
+
+def model_inputs(model, prompts, image_ids):
+    token_ids, mask = model.preprocessor.tokenize_prompts(prompts)
+    return {
+        "encoder_token_ids": token_ids,
+        "encoder_padding_mask": mask,
+        "decoder_token_ids": image_ids,
+    }
+
+
+def random_ids(n, seed=0):
+    return np.random.default_rng(seed).integers(0, 32, (n, 16)).astype("int32")
+
+
+def backbone_count(c, tied=True):
+    """Hand count of `BabeldrawBackbone` weights."""
+    d, m = c["hidden_dim"], c["intermediate_dim"]
+    attention = 4 * d * d + 4 * d
+    mlp = 2 * d * m + m + d
+    encoder_block = attention + mlp + 4 * d
+    decoder_block = 2 * attention + mlp + 6 * d
+    return (
+        c["text_vocabulary_size"] * d
+        + c.get("max_text_length", 128) * d
+        + c["num_encoder_layers"] * encoder_block
+        + 2 * d
+        + c["image_vocabulary_size"] * d * (1 if tied else 2)
+        + d
+        + (2 * c["grid_size"] + 1) * d
+        + c["num_decoder_layers"] * decoder_block
+        + 2 * d
+    )
+
+
+class BabeldrawBackboneTest(TestCase):
+    def setUp(self):
+        self.init_kwargs = tiny_config()
+        self.input_data = {
+            "encoder_token_ids": np.ones((2, 12), "int32"),
+            "encoder_padding_mask": np.ones((2, 12), bool),
+            "decoder_token_ids": random_ids(2),
+        }
+
+    def test_backbone_basics(self):
+        self.run_backbone_test(
+            cls=BabeldrawBackbone,
+            init_kwargs=self.init_kwargs,
+            input_data=self.input_data,
+            expected_output_shape=(2, 17, 16),
+            variable_length_data=[
+                {**self.input_data, "decoder_token_ids": random_ids(2)[:, :n]}
+                for n in (1, 7, 16)
+            ],
+            run_quantization_check=False,
+        )
+
+    def test_param_count_by_hand(self):
+        backbone = BabeldrawBackbone(**self.init_kwargs)
+        self.assertEqual(
+            backbone.count_params(), backbone_count(self.init_kwargs)
+        )
+
+
+class BabeldrawTest(TestCase):
+    def test_causality_and_cross_attention(self):
+        model = build(dropout=0.0)
+        ids = random_ids(1)
+        base = ops.convert_to_numpy(
+            model(model_inputs(model, ["a red 3 in the top left"], ids))
+        )
+        changed = ids.copy()
+        changed[0, 7] = (changed[0, 7] + 1) % 32
+        out = ops.convert_to_numpy(
+            model(model_inputs(model, ["a red 3 in the top left"], changed))
+        )
+        self.assertAllClose(out[:, :8], base[:, :8], atol=1e-5)
+        self.assertGreater(np.abs(out[:, 8:] - base[:, 8:]).max(), 1e-6)
+        other = ops.convert_to_numpy(
+            model(model_inputs(model, ["a blue 9 in the bottom right"], ids))
+        )
+        self.assertGreater(np.abs(other - base).max(), 1e-4)
+
+    def test_cached_logits_match_full_recompute(self):
+        prompts = ["a red 3 in the top left", "a green 1 in the bottom right"]
+        for dtype, atol in (("float32", 1e-4), ("mixed_bfloat16", 3e-2)):
+            model = build(dtype=dtype)
+            inputs = model_inputs(model, prompts, random_ids(2))
+            prompt = np.concatenate(
+                [np.zeros((2, 1), "int32"), inputs["decoder_token_ids"]], 1
+            )
+            full = ops.convert_to_numpy(
+                model.full_logits(
+                    inputs["encoder_token_ids"],
+                    inputs["encoder_padding_mask"],
+                    prompt,
+                )
+            )
+            _, cross = model.encode(
+                inputs["encoder_token_ids"], inputs["encoder_padding_mask"]
+            )
+            cache = model.init_cache(2)
+            for position in range(17):
+                step, _, cache = model.call_with_cache(
+                    prompt[:, position : position + 1],
+                    cache,
+                    position,
+                    cross,
+                    inputs["encoder_padding_mask"],
+                )
+                self.assertAllClose(
+                    ops.convert_to_numpy(step)[:, 0],
+                    full[:, position],
+                    atol=atol,
+                )
+
+    def test_fit_lowers_loss(self):
+        model = build(dropout=0.0)
+        prompts = CAPTIONS[:8] * 2
+        ids = np.tile(random_ids(8), (2, 1))
+        history = model.fit(prompts, ids, epochs=15, batch_size=8, verbose=0)
+        loss = history.history["loss"]
+        self.assertLess(loss[-1], 0.8 * loss[0])
+
+    def test_generate(self):
+        model = build()
+        prompts = ["a red 3 in the top left", "a blue 5 in the bottom right"]
+        out = model.generate(prompts, num_images=2, seed=0)
+        self.assertEqual(out["token_ids"].shape, (4, 4, 4))
+        again = model.generate(prompts, num_images=2, seed=0)
+        self.assertAllEqual(again["token_ids"], out["token_ids"])
+        recomputed = model.generate(
+            prompts, num_images=2, seed=0, use_cache=False
+        )
+        self.assertAllEqual(recomputed["token_ids"], out["token_ids"])
+        guided = model.generate(
+            prompts, num_images=2, seed=0, guidance_scale=3.0
+        )
+        recomputed = model.generate(
+            prompts, num_images=2, seed=0, guidance_scale=3.0, use_cache=False
+        )
+        self.assertAllEqual(recomputed["token_ids"], guided["token_ids"])
+
+    def test_guidance_scale_one_is_the_conditional_pass(self):
+        model = build()
+        inputs = model.preprocessor.generate_preprocess(
+            ["a red 3 in the top left", "a blue 5 in the bottom right"]
+        )
+        inputs = {k: ops.convert_to_tensor(v) for k, v in inputs.items()}
+        inputs["guidance_scale"] = ops.convert_to_tensor(1.0)
+
+        def greedy(guided):
+            return ops.convert_to_numpy(
+                model.generate_step(
+                    inputs,
+                    sampler=GreedySampler(),
+                    guided=guided,
+                    use_cache=True,
+                )
+            )
+
+        self.assertAllEqual(greedy(True), greedy(False))
+
+    def test_saving_round_trips(self):
+        model = build(image_tokenizer=tiny_tokenizer())
+        prompts = ["a red 3 in the top left"]
+        out = model.generate(prompts, num_images=2, seed=1)
+        self.assertEqual(out["images"].shape, (2, 16, 16, 3))
+        path = os.path.join(self.get_temp_dir(), "babeldraw")
+        model.save_to_preset(path)
+        restored = Babeldraw.from_preset(path)
+        again = restored.generate(prompts, num_images=2, seed=1)
+        self.assertAllEqual(again["token_ids"], out["token_ids"])
+        self.assertAllClose(again["images"], out["images"], atol=1e-6)
+        file = os.path.join(self.get_temp_dir(), "babeldraw.keras")
+        model.save(file)
+        loaded = keras.saving.load_model(file)
+        inputs = model_inputs(model, prompts, random_ids(1))
+        self.assertAllClose(loaded(inputs), model(inputs), atol=1e-6)
+        self.assertAllEqual(
+            loaded.generate(prompts, num_images=2, seed=1)["token_ids"],
+            out["token_ids"],
+        )
+
+    def test_bad_input(self):
+        model = build()
+        g = model.generate
+        cases = [
+            (lambda: g([]), "prompts"),
+            (lambda: g([3]), "prompts"),
+            (lambda: g(["a red 3"], num_images=0), "num_images.*0"),
+            (lambda: g(["a red 3"], guidance_scale=-1.0), "guidance_scale.*-1"),
+            (
+                lambda: g(["a red 3"], guidance_scale=float("nan")),
+                "guidance_scale.*nan",
+            ),
+            (
+                lambda: model.fit(["a red 3"], random_ids(2)),
+                "1 prompts.*2 images",
+            ),
+            (
+                lambda: model.fit(["a red 3"], np.full((1, 16), 32)),
+                r"y.*\[0, 32\)",
+            ),
+        ]
+        for call, message in cases:
+            with pytest.raises(ValueError, match=message):
+                call()
+        with pytest.warns(UserWarning, match="truncat"):
+            g([" ".join(CAPTIONS[:4])], seed=0)
