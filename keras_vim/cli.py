@@ -5,7 +5,7 @@
     keras-vim reconstruct --preset vit_vqgan_photos_64 photo.png \\
         --output out.png
 
-`--backend jax|tensorflow|torch` sets `KERAS_BACKEND` before Keras loads.
+`--backend jax|tensorflow|torch` runs it on that Keras backend.
 """
 
 import argparse
@@ -93,17 +93,17 @@ def _reconstruct(args):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
     if args.backend:
-        if "keras" in sys.modules:
-            import keras
+        import keras
 
-            if keras.config.backend() != args.backend:
-                raise RuntimeError(
-                    f"--backend {args.backend}: Keras is already loaded with "
-                    f"the {keras.config.backend()} backend."
-                )
-        os.environ["KERAS_BACKEND"] = args.backend
+        if keras.config.backend() != args.backend:
+            # Importing keras_vim loaded Keras already (the backend is fixed
+            # at import): start again with the backend set.
+            env = dict(os.environ, KERAS_BACKEND=args.backend)
+            command = [sys.executable, "-m", "keras_vim.cli", *argv]
+            os.execve(sys.executable, command, env)
     try:
         if args.command == "generate":
             _generate(args)
