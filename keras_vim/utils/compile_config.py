@@ -1,4 +1,5 @@
 import keras
+import keras_hub
 
 
 def compile_from_saved_config(model, config, **extra):
@@ -11,10 +12,25 @@ def compile_from_saved_config(model, config, **extra):
 
     Args:
         model: the task being loaded.
-        config: the dict its `get_compile_config` returned.
+        config: the dict its `get_compile_config` returned; a `"sampler"`
+            entry (see `with_sampler`) goes back to `compile(sampler=...)`.
         **extra: `compile` arguments kept outside Keras' config.
     """
+    config = dict(config)
+    if "sampler" in config:
+        extra["sampler"] = keras_hub.samplers.deserialize(config.pop("sampler"))
     config = keras.saving.deserialize_keras_object(config)
     model.compile(**config, **extra)
     if model.built:
         model.optimizer.build(model.trainable_variables)
+
+
+def with_sampler(config, sampler):
+    """A generating task's compile config, with its keras-hub sampler.
+
+    Keras records only what reaches `Model.compile`; the sampler of
+    `CausalLM.compile` would otherwise be lost in a `.keras` file.
+    """
+    if config:
+        config["sampler"] = keras_hub.samplers.serialize(sampler)
+    return config

@@ -101,7 +101,7 @@ def babeldraw_digits_match_rates(
         A dict: for each `"seen"` / `"unseen"` and scale, the match rate,
         the per-prompt results and the copied fraction.
     """
-    from keras_vim.utils.digit_canvases import CanvasJudge
+    from keras_vim.utils.canvas_judge import CanvasJudge
     from keras_vim.utils.digit_canvases import make_canvases
 
     judge = CanvasJudge()

@@ -4,9 +4,9 @@ import numpy as np
 from keras_hub.src.tests.test_case import TestCase
 
 from keras_vim.utils import digit_canvases
+from keras_vim.utils.canvas_judge import CanvasJudge
 from keras_vim.utils.digit_canvases import COLOURS
 from keras_vim.utils.digit_canvases import QUADRANTS
-from keras_vim.utils.digit_canvases import CanvasJudge
 from keras_vim.utils.digit_canvases import caption_of
 from keras_vim.utils.digit_canvases import held_out_combinations
 from keras_vim.utils.digit_canvases import is_held_out

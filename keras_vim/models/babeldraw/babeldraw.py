@@ -1,5 +1,4 @@
 import keras
-import keras_hub
 from keras import ops
 from keras_hub.models import Seq2SeqLM
 
@@ -22,6 +21,7 @@ from keras_vim.models.babeldraw.babeldraw_prompt_dropout import (
 )
 from keras_vim.models.babeldraw.babeldraw_tokenizer import PAD_TOKEN_ID
 from keras_vim.utils.compile_config import compile_from_saved_config
+from keras_vim.utils.compile_config import with_sampler
 from keras_vim.utils.preset_utils import load_preset
 from keras_vim.utils.shuffled_fit import shuffled_fit_inputs
 from keras_vim.utils.validation import is_array_like
@@ -71,7 +71,7 @@ class Babeldraw(Seq2SeqLM):
     ):
         kwargs.setdefault("name", "babeldraw")
         if preprocessor is not None:
-            _check_preprocessor_matches(preprocessor, backbone)
+            preprocessor.check_backbone(backbone)
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
@@ -129,17 +129,10 @@ class Babeldraw(Seq2SeqLM):
         )
 
     def get_compile_config(self):
-        config = super().get_compile_config()
-        if config:
-            config["sampler"] = keras_hub.samplers.serialize(self.sampler)
-        return config
+        return with_sampler(super().get_compile_config(), self.sampler)
 
     def compile_from_config(self, config):
-        config = dict(config)
-        sampler = keras_hub.samplers.deserialize(
-            config.pop("sampler", "random")
-        )
-        compile_from_saved_config(self, config, sampler=sampler)
+        compile_from_saved_config(self, config)
 
     # === Training ===
 
@@ -397,36 +390,3 @@ class Babeldraw(Seq2SeqLM):
         config = super().get_config()
         config["prompt_dropout_rate"] = self.prompt_dropout_rate
         return config
-
-
-def _check_preprocessor_matches(preprocessor, backbone):
-    pairs = (
-        ("grid_size", preprocessor.grid_size, backbone.grid_size),
-        (
-            "vocabulary_size",
-            preprocessor.vocabulary_size,
-            backbone.image_vocabulary_size,
-        ),
-        (
-            "encoder_sequence_length",
-            preprocessor.encoder_sequence_length,
-            backbone.max_text_length,
-        ),
-    )
-    if preprocessor.tokenizer.proto is not None:
-        # A tokenizer being loaded from a preset gets its vocabulary later.
-        pairs += (
-            (
-                "tokenizer.vocabulary_size()",
-                preprocessor.tokenizer.vocabulary_size(),
-                backbone.text_vocabulary_size,
-            ),
-        )
-    for name, ours, theirs in pairs:
-        if name == "encoder_sequence_length" and ours <= theirs:
-            continue
-        if ours != theirs:
-            raise ValueError(
-                f"The preprocessor's `{name}` ({ours}) does not match the "
-                f"backbone ({theirs})."
-            )

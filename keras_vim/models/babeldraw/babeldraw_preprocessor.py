@@ -62,6 +62,38 @@ class BabeldrawPreprocessor(ImageTokenPreprocessor):
     def pad_token_id(self):
         return self.tokenizer.pad_token_id
 
+    def check_backbone(self, backbone):
+        """Raises a `ValueError` unless this fits a `BabeldrawBackbone`."""
+        problems = [
+            f"{name} {ours} vs {theirs}"
+            for name, ours, theirs in (
+                ("grid_size", self.grid_size, backbone.grid_size),
+                (
+                    "vocabulary_size",
+                    self.vocabulary_size,
+                    backbone.image_vocabulary_size,
+                ),
+            )
+            if ours != theirs
+        ]
+        if self.encoder_sequence_length > backbone.max_text_length:
+            problems.append(
+                f"encoder_sequence_length {self.encoder_sequence_length} > "
+                f"max_text_length {backbone.max_text_length}"
+            )
+        # A tokenizer loaded from a preset gets its vocabulary later.
+        if self.tokenizer.proto is not None:
+            size = self.tokenizer.vocabulary_size()
+            if size != backbone.text_vocabulary_size:
+                problems.append(
+                    f"text vocabulary {size} vs {backbone.text_vocabulary_size}"
+                )
+        if problems:
+            raise ValueError(
+                "The preprocessor does not fit the backbone (preprocessor vs "
+                f"backbone): {'; '.join(problems)}."
+            )
+
     def tokenize_prompts(self, prompts):
         """`(token_ids, padding_mask)`, each `(batch, encoder_length)`."""
         return self.tokenizer.tokenize_prompts(prompts)

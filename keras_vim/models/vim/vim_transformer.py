@@ -1,5 +1,4 @@
 import keras
-import keras_hub
 from keras import ops
 from keras_hub.models import CausalLM
 
@@ -16,6 +15,7 @@ from keras_vim.models.vim.vim_causal_lm_preprocessor import (
 )
 from keras_vim.models.vim.vim_class_dropout import VIMClassDropout
 from keras_vim.utils.compile_config import compile_from_saved_config
+from keras_vim.utils.compile_config import with_sampler
 from keras_vim.utils.preset_utils import load_preset
 from keras_vim.utils.shuffled_fit import shuffled_fit_inputs
 from keras_vim.utils.validation import is_array_like
@@ -145,17 +145,10 @@ class VIMTransformer(CausalLM):
         )
 
     def get_compile_config(self):
-        config = super().get_compile_config()
-        if config:
-            config["sampler"] = keras_hub.samplers.serialize(self.sampler)
-        return config
+        return with_sampler(super().get_compile_config(), self.sampler)
 
     def compile_from_config(self, config):
-        config = dict(config)
-        sampler = keras_hub.samplers.deserialize(
-            config.pop("sampler", "random")
-        )
-        compile_from_saved_config(self, config, sampler=sampler)
+        compile_from_saved_config(self, config)
 
     # === Training ===
 

@@ -2,18 +2,15 @@ import math
 import re
 
 import keras
-import numpy as np
 from keras import ops
 from keras_hub.models import Task
 
 from keras_vim.layers.vector_quantizer import codebook_usage_and_perplexity
+from keras_vim.models.vit_vqgan import vit_vqgan_inference_model as inference
 from keras_vim.models.vit_vqgan import vit_vqgan_losses as losses
 from keras_vim.models.vit_vqgan.vit_vqgan_backbone import ViTVQGANBackbone
 from keras_vim.models.vit_vqgan.vit_vqgan_discriminator import (
     ViTVQGANDiscriminator,
-)
-from keras_vim.models.vit_vqgan.vit_vqgan_inference_model import (
-    ViTVQGANInferenceModel,
 )
 from keras_vim.models.vit_vqgan.vit_vqgan_preprocessor import (
     ViTVQGANPreprocessor,
@@ -21,8 +18,6 @@ from keras_vim.models.vit_vqgan.vit_vqgan_preprocessor import (
 from keras_vim.utils.preset_utils import load_preset
 from keras_vim.utils.shuffled_fit import shuffled_fit_inputs
 from keras_vim.utils.untracked import Untracked
-from keras_vim.utils.validation import validate_images
-from keras_vim.utils.validation import validate_token_ids
 
 LOSS_TERMS = (
     "quantizer_loss",
@@ -342,28 +337,10 @@ class ViTVQGAN(Task):
     def _inference_model(self, kind):
         models = self._inference_models.value
         if kind not in models:
-            models[kind] = ViTVQGANInferenceModel(
+            models[kind] = inference.ViTVQGANInferenceModel(
                 self.backbone, kind, name=f"vit_vqgan_{kind}"
             )
         return models[kind]
-
-    def _prepare_images(self, images):
-        b = self.backbone
-        images = validate_images(
-            images, num_channels=b.num_channels, patch_size=b.patch_size
-        )
-        if self.preprocessor is not None:
-            images = self.preprocessor(images)
-        elif images.dtype == np.uint8:
-            images = images.astype("float32") / 255.0
-        images = ops.convert_to_numpy(images)
-        if images.shape[1:3] != (b.image_size, b.image_size):
-            raise ValueError(
-                f"`images` must be {b.image_size}x{b.image_size} (or attach a "
-                "preprocessor that resizes). Received: images.shape="
-                f"{tuple(images.shape)}"
-            )
-        return images.astype("float32")
 
     def encode(self, images, batch_size=32, verbose="auto"):
         """Tokenizes images.
@@ -380,8 +357,10 @@ class ViTVQGAN(Task):
             int32 numpy array `(batch, H/p, W/p)` of code ids; `(0, H/p,
             W/p)` for no images.
         """
-        batch_size = _positive_batch_size(batch_size)
-        images = self._prepare_images(images)
+        batch_size = inference.positive_batch_size(batch_size)
+        images = inference.model_images(
+            self.backbone, self.preprocessor, images
+        )
         ids = self._inference_model("encode").predict_batches(
             images, batch_size, verbose
         )
@@ -401,21 +380,10 @@ class ViTVQGAN(Task):
             float32 numpy array `(batch, H, W, C)` in `[0, 1]`; `(0, H, W, C)`
             for no token ids.
         """
-        batch_size = _positive_batch_size(batch_size)
-        b = self.backbone
-        ids = validate_token_ids(token_ids, b.codebook_size)
-        g = b.grid_size
-        if ids.ndim == 1 or ids.shape[-(ids.ndim - 1) :] not in (
-            (g, g),
-            (g * g,),
-        ):
-            raise ValueError(
-                f"`token_ids` must have shape (batch, {g}, {g}) or "
-                f"(batch, {g * g}). "
-                f"Received: token_ids.shape={tuple(ids.shape)}"
-            )
+        batch_size = inference.positive_batch_size(batch_size)
+        ids = inference.flat_token_ids(self.backbone, token_ids)
         return self._inference_model("decode").predict_batches(
-            ids.reshape(-1, g * g), batch_size, verbose
+            ids, batch_size, verbose
         )
 
     def reconstruct(self, images, batch_size=32, verbose="auto"):
@@ -428,19 +396,3 @@ class ViTVQGAN(Task):
         config = super().get_config()
         config["discriminator_base_filters"] = self.discriminator_base_filters
         return config
-
-
-def _positive_batch_size(batch_size):
-    """`batch_size` as a Python int, after checking it is one, and > 0."""
-    # bool is an int in Python, but `batch_size=True` is a mistake.
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise ValueError(
-            "`batch_size` must be a positive integer. Received: "
-            f"batch_size={batch_size!r}"
-        )
-    # torch's data loader rejects numpy integers.
-    return int(batch_size)

@@ -1,5 +1,9 @@
 import keras
 import numpy as np
+from keras import ops
+
+from keras_vim.utils.validation import validate_images
+from keras_vim.utils.validation import validate_token_ids
 
 
 class ViTVQGANInferenceModel(keras.Model):
@@ -65,3 +69,55 @@ class ViTVQGANInferenceModel(keras.Model):
             verbose = 1 if len(inputs) > batch_size else 0
         outputs = self.predict(inputs, batch_size=batch_size, verbose=verbose)
         return np.asarray(outputs, dtype)
+
+
+def model_images(backbone, preprocessor, images):
+    """Checked user images -> float32 model input at the model's size."""
+    b = backbone
+    images = validate_images(
+        images, num_channels=b.num_channels, patch_size=b.patch_size
+    )
+    if preprocessor is not None:
+        images = preprocessor(images)
+    elif images.dtype == np.uint8:
+        images = images.astype("float32") / 255.0
+    images = ops.convert_to_numpy(images)
+    if images.shape[1:3] != (b.image_size, b.image_size):
+        raise ValueError(
+            f"`images` must be {b.image_size}x{b.image_size} (or attach a "
+            "preprocessor that resizes). Received: images.shape="
+            f"{tuple(images.shape)}"
+        )
+    return images.astype("float32")
+
+
+def flat_token_ids(backbone, token_ids):
+    """Checked `(batch, g, g)` or `(batch, g * g)` ids -> `(batch, g * g)`."""
+    ids = validate_token_ids(token_ids, backbone.codebook_size)
+    g = backbone.grid_size
+    if ids.ndim == 1 or ids.shape[-(ids.ndim - 1) :] not in (
+        (g, g),
+        (g * g,),
+    ):
+        raise ValueError(
+            f"`token_ids` must have shape (batch, {g}, {g}) or "
+            f"(batch, {g * g}). "
+            f"Received: token_ids.shape={tuple(ids.shape)}"
+        )
+    return ids.reshape(-1, g * g)
+
+
+def positive_batch_size(batch_size):
+    """`batch_size` as a Python int, after checking it is one, and > 0."""
+    # bool is an int in Python, but `batch_size=True` is a mistake.
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
+        raise ValueError(
+            "`batch_size` must be a positive integer. Received: "
+            f"batch_size={batch_size!r}"
+        )
+    # torch's data loader rejects numpy integers.
+    return int(batch_size)
