@@ -14,11 +14,11 @@ generalisation to unseen combinations.
 
     KERAS_BACKEND=jax python examples/train_babeldraw_digits.py
 
-Status: no preset is shipped from it yet. With the defaults here the 64x64
-canvas tokenizer plateaus at an L2 loss of 0.025 (16.3 dB) and draws dim,
-grey blocks, which the judge of `evaluate_babeldraw_digits.py` accepts 5.7%
-of the time (real canvases: 99.7%), so a Babeldraw on its tokens cannot
-meet the bars; the tokenizer recipe needs work first.
+The tokenizer trains on the L2 loss alone: on canvases that are mostly
+exactly black, the logit-Laplace likelihood keeps rewarding a smaller scale
+on the black pixels and the model never leaves its first, colourless
+solution (one grey level per token, 16 dB). With L2 alone it stays there
+for about 5 epochs, then learns colour and shape (26 dB after 2,000 steps).
 """
 
 import argparse
@@ -75,6 +75,7 @@ def train_image_tokenizer(images, steps, seed):
     )
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, beta_2=0.99),
+        logit_laplace_weight=0.0,
         perceptual_weight=0.0,
         adversarial_weight=0.0,
     )
@@ -129,7 +130,7 @@ def train_babeldraw(captions, token_ids, image_tokenizer, epochs, seed):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tokenizer-images", type=int, default=4000)
-    parser.add_argument("--tokenizer-steps", type=int, default=1000)
+    parser.add_argument("--tokenizer-steps", type=int, default=2000)
     parser.add_argument("--babeldraw-images", type=int, default=20000)
     parser.add_argument("--babeldraw-epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)

@@ -46,6 +46,14 @@ class BabeldrawBackbone(Backbone):
         max_text_length: int. Text positions (128 in the seed).
         dropout: float.
         layer_norm_epsilon: float.
+        attention_window: int or `None`. `None` (the default): full causal
+            self-attention in the decoder. An int `w`: the seed's
+            conv-shaped sparse attention, where each image token sees the
+            start token, the earlier tokens of its row and of the row
+            above, and those within `w` columns of it in the `w` rows above
+            that (`keras_vim.models.vim.vim_decoder_block.conv_attention_mask`).
+            A masked pattern: it saves no compute here, it only restricts
+            what the decoder may look at.
         dtype: string or `keras.mixed_precision.DTypePolicy`.
 
     Example:
@@ -80,6 +88,7 @@ class BabeldrawBackbone(Backbone):
         max_text_length=128,
         dropout=0.1,
         layer_norm_epsilon=1e-6,
+        attention_window=None,
         dtype=None,
         **kwargs,
     ):
@@ -147,6 +156,8 @@ class BabeldrawBackbone(Backbone):
                 dropout=dropout,
                 layer_norm_epsilon=layer_norm_epsilon,
                 cross_attention=True,
+                attention_window=attention_window,
+                grid_size=grid_size,
                 dtype=dtype,
                 name=f"decoder_layer_{i}",
             )
@@ -194,6 +205,7 @@ class BabeldrawBackbone(Backbone):
         self.max_text_length = max_text_length
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.attention_window = attention_window
 
     @property
     def sequence_length(self):
@@ -300,6 +312,7 @@ class BabeldrawBackbone(Backbone):
                 "max_text_length": self.max_text_length,
                 "dropout": self.dropout,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
+                "attention_window": self.attention_window,
             }
         )
         return config

@@ -15,7 +15,8 @@ class VIMAttention(keras.layers.MultiHeadAttention):
       `(2, batch, num_heads, length, head_dim)`, keys then values. The
       step's keys and values are written into it once (in place on torch,
       where the decoding loop owns the cache) and the query attends
-      causally over the filled positions. keras-hub's
+      causally over the filled positions, and only where `attention_mask`
+      (`(batch or 1, query, length)`, optional) allows. keras-hub's
       `CachedMultiHeadAttention` splits, updates and restacks a
       `(batch, 2, length, heads, head_dim)` cache instead; on a 2-core CPU
       those copies were most of a decoding step.
@@ -79,9 +80,11 @@ class VIMAttention(keras.layers.MultiHeadAttention):
             positions = ops.arange(ops.shape(query)[1]) + cache_update_index
             mask = (
                 ops.arange(ops.shape(cache)[3])[None, :] <= positions[:, None]
-            )
+            )[None]
+            if attention_mask is not None:
+                mask = ops.logical_and(mask, ops.cast(attention_mask, "bool"))
             # Every row keeps its own position, so -inf never empties a row.
-            scores = ops.where(mask[None, None], scores, float("-inf"))
+            scores = ops.where(mask[:, None], scores, float("-inf"))
         elif attention_mask is not None:
             # (batch, query, key) -> (batch, heads, query, key).
             mask = ops.cast(attention_mask, "bool")[:, None]

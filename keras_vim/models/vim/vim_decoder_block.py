@@ -1,4 +1,5 @@
 import keras
+from keras import ops
 
 from keras_vim.generation.direct_call import direct_call
 from keras_vim.models.vim.vim_attention import VIMAttention
@@ -23,6 +24,13 @@ class VIMDecoderBlock(keras.layers.Layer):
         layer_norm_epsilon: float.
         cross_attention: bool. Whether the block attends to an encoder
             sequence (encoder-decoder models).
+        attention_window: int or `None`. `None` (the default) is full
+            causal self-attention. An int `w >= 0` makes it the seed's
+            conv-shaped sparse attention over a `grid_size x grid_size`
+            raster of image tokens after one start token (see
+            `conv_attention_mask`).
+        grid_size: int. Image tokens per side; needed with
+            `attention_window`.
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
 
     Example:
@@ -40,9 +48,26 @@ class VIMDecoderBlock(keras.layers.Layer):
         dropout=0.0,
         layer_norm_epsilon=1e-6,
         cross_attention=False,
+        attention_window=None,
+        grid_size=None,
         **kwargs,
     ):
+        if attention_window is not None and (
+            isinstance(attention_window, bool)
+            or not isinstance(attention_window, int)
+            or attention_window < 0
+            or not isinstance(grid_size, int)
+            or grid_size < 1
+        ):
+            raise ValueError(
+                "`attention_window` must be `None` or an int >= 0, with "
+                "`grid_size` a positive int. Received: "
+                f"attention_window={attention_window!r}, "
+                f"grid_size={grid_size!r}"
+            )
         super().__init__(**kwargs)
+        self.attention_window = attention_window
+        self.grid_size = grid_size
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
@@ -123,8 +148,22 @@ class VIMDecoderBlock(keras.layers.Layer):
     ):
         x = decoder_sequence
         normed = self.self_attention_layer_norm(x)
+        mask = None
+        if self.attention_window is not None:
+            length = ops.shape(x)[1]
+            positions = ops.arange(length)
+            mask = conv_attention_mask(
+                positions, length, self.grid_size, self.attention_window
+            )
+            mask = ops.broadcast_to(
+                mask[None], (ops.shape(x)[0], length, length)
+            )
         attention = self.self_attention(
-            normed, normed, use_causal_mask=True, training=training
+            normed,
+            normed,
+            attention_mask=mask,
+            use_causal_mask=True,
+            training=training,
         )
         x = x + self.self_attention_dropout(attention, training=training)
         if self.cross_attention:
@@ -172,10 +211,19 @@ class VIMDecoderBlock(keras.layers.Layer):
             `(output, cache)`.
         """
         normed = direct_call(self.self_attention_layer_norm, x)
+        mask = None
+        if self.attention_window is not None:
+            mask = conv_attention_mask(
+                ops.arange(ops.shape(x)[1]) + cache_update_index,
+                ops.shape(cache)[3],
+                self.grid_size,
+                self.attention_window,
+            )[None]
         attention, cache = direct_call(
             self.self_attention,
             normed,
             normed,
+            attention_mask=mask,
             cache=cache,
             cache_update_index=cache_update_index,
         )
@@ -211,6 +259,53 @@ class VIMDecoderBlock(keras.layers.Layer):
                 "dropout": self.dropout,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
                 "cross_attention": self.cross_attention,
+                "attention_window": self.attention_window,
+                "grid_size": self.grid_size,
             }
         )
         return config
+
+
+def conv_attention_mask(query_positions, key_length, grid_size, window):
+    """The seed's conv-shaped sparse self-attention pattern, as a bool mask.
+
+    Decoder position 0 is the start token and position `p >= 1` holds image
+    token `p - 1` of a `grid_size`-wide raster; position `p` predicts token
+    `p`, at row `p // grid_size`, column `p % grid_size`. It sees, among
+    the positions up to itself (causal): the start token, every earlier
+    token of its own row and of the row above, and the tokens of the
+    `window` rows above those within `window` columns of its own. With
+    `window >= grid_size` this is full causal attention.
+
+    Args:
+        query_positions: int tensor `(queries,)` of decoder positions.
+        key_length: int. Key positions `0 .. key_length - 1`.
+        grid_size: int. Image tokens per row.
+        window: int >= 0.
+
+    Returns:
+        A bool tensor `(queries, key_length)`.
+
+    Example:
+    ```python
+    mask = conv_attention_mask(ops.arange(17), 17, grid_size=4, window=0)
+    # Position 16 (row 4) sees the start token and positions 9-16
+    # (tokens 8-15, rows 2 and 3).
+    ```
+    """
+    queries = ops.cast(query_positions, "int32")[:, None]
+    keys = ops.arange(key_length, dtype="int32")[None, :]
+    row, column = queries // grid_size, queries % grid_size
+    # Key position k holds token k - 1.
+    key_row = (keys - 1) // grid_size
+    key_column = (keys - 1) % grid_size
+    near = ops.logical_or(
+        key_row >= row - 1,
+        ops.logical_and(
+            key_row >= row - 1 - window,
+            ops.abs(key_column - column) <= window,
+        ),
+    )
+    return ops.logical_and(
+        keys <= queries, ops.logical_or(ops.equal(keys, 0), near)
+    )

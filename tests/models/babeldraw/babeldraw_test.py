@@ -30,7 +30,7 @@ def text_tokenizer(sequence_length=12):
 
 
 def tiny_config(**kwargs):
-    return dict(
+    config = dict(
         text_vocabulary_size=32,
         image_vocabulary_size=32,
         grid_size=4,
@@ -40,8 +40,9 @@ def tiny_config(**kwargs):
         hidden_dim=16,
         intermediate_dim=32,
         max_text_length=12,
-        **kwargs,
     )
+    config.update(kwargs)
+    return config
 
 
 def build(image_tokenizer=None, **kwargs):
@@ -167,6 +168,25 @@ class BabeldrawTest(TestCase):
                     full[:, position],
                     atol=atol,
                 )
+
+    def test_conv_shaped_sparse_attention(self):
+        # One block: stacked blocks widen what a position sees.
+        model = build(dropout=0.0, attention_window=0, num_decoder_layers=1)
+        prompt = ["a red 3 in the top left"]
+        ids = random_ids(1)
+        base = ops.convert_to_numpy(model(model_inputs(model, prompt, ids)))
+        # Logits 15 (token 15: row 3, column 3) see rows 2 and 3 and, with
+        # window 0, token 7 above them: not tokens 0-6.
+        changed = ids.copy()
+        changed[0, :7] = (changed[0, :7] + 1) % 32
+        out = ops.convert_to_numpy(model(model_inputs(model, prompt, changed)))
+        self.assertAllClose(out[:, 15], base[:, 15], atol=1e-5)
+        self.assertGreater(np.abs(out[:, 9] - base[:, 9]).max(), 1e-4)
+        cached = model.generate(prompt, num_images=2, seed=0)
+        recomputed = model.generate(
+            prompt, num_images=2, seed=0, use_cache=False
+        )
+        self.assertAllEqual(cached["token_ids"], recomputed["token_ids"])
 
     def test_fit_lowers_loss(self):
         model = build(dropout=0.0)

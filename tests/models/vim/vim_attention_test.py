@@ -4,6 +4,7 @@ from keras_hub.src.tests.test_case import TestCase
 
 from keras_vim.models.vim.vim_attention import VIMAttention
 from keras_vim.models.vim.vim_decoder_block import VIMDecoderBlock
+from keras_vim.models.vim.vim_decoder_block import conv_attention_mask
 
 X = np.random.default_rng(0).normal(size=(3, 6, 8)).astype("float32")
 ENCODER = np.random.default_rng(1).normal(size=(3, 4, 8)).astype("float32")
@@ -87,3 +88,55 @@ class VIMDecoderBlockTest(TestCase):
                 self.assertAllClose(
                     ops.convert_to_numpy(step)[:, 0], full[:, index], atol=1e-5
                 )
+
+    def test_conv_attention_mask_against_a_loop(self):
+        grid, window, length = 5, 1, 26
+        got = ops.convert_to_numpy(
+            conv_attention_mask(ops.arange(length), length, grid, window)
+        )
+        expected = np.zeros((length, length), bool)
+        for query in range(length):
+            row, column = divmod(query, grid)
+            for key in range(query + 1):
+                if key == 0:
+                    expected[query, key] = True
+                    continue
+                key_row, key_column = divmod(key - 1, grid)
+                expected[query, key] = key_row >= row - 1 or (
+                    key_row >= row - 1 - window
+                    and abs(key_column - column) <= window
+                )
+        self.assertAllEqual(got, expected)
+        # Some earlier tokens are hidden, every row still sees itself.
+        self.assertLess(got.sum(), np.tril(np.ones_like(got)).sum())
+        self.assertTrue(np.diag(got).all())
+        # A window as wide as the grid is plain causal attention.
+        full = conv_attention_mask(ops.arange(length), length, grid, grid)
+        self.assertAllEqual(
+            ops.convert_to_numpy(full), np.tril(np.ones_like(got))
+        )
+
+    def test_conv_attention_block(self):
+        # 1 start token + a 4x4 grid; window 0: row and row above only.
+        x = np.random.default_rng(2).normal(size=(2, 17, 8)).astype("float32")
+        block = VIMDecoderBlock(2, 16, attention_window=0, grid_size=4)
+        full = ops.convert_to_numpy(block(x))
+        # Position 16 (row 4) does not see tokens 0-7 (positions 1-8) ...
+        changed = x.copy()
+        changed[:, 1:9] = np.random.default_rng(3).normal(size=(2, 8, 8))
+        out = ops.convert_to_numpy(block(changed))
+        self.assertAllClose(out[:, 16], full[:, 16], atol=1e-5)
+        self.assertGreater(np.abs(out[:, 9] - full[:, 9]).max(), 1e-4)
+        # ... and the cached steps apply the same mask.
+        cache = ops.zeros((2, 2, 2, 17, 4))
+        for index in range(17):
+            step, cache = block.call_with_cache(
+                ops.convert_to_tensor(x[:, index : index + 1]), cache, index
+            )
+            self.assertAllClose(
+                ops.convert_to_numpy(step)[:, 0], full[:, index], atol=1e-5
+            )
+        with self.assertRaisesRegex(ValueError, "attention_window"):
+            VIMDecoderBlock(2, 16, attention_window=-1, grid_size=4)
+        with self.assertRaisesRegex(ValueError, "grid_size"):
+            VIMDecoderBlock(2, 16, attention_window=1)
