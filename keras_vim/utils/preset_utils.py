@@ -7,8 +7,10 @@ every keras_vim class that loads presets calls from its `from_preset`:
 
 - a preset whose `metadata.json` says `"architecture_only": true` ships a
   config but no weights: it loads with random weights and a warning;
-- unknown names, folders without a preset, corrupt `config.json` and
-  unreadable weight files raise a `ValueError` that says what was wrong.
+- unknown names, folders without a preset, corrupt `config.json` or
+  `task.json`, unreadable weight files and weight files that hold more or
+  fewer weights than the config builds raise a `ValueError` that says what
+  was wrong.
 """
 
 import importlib.util
@@ -130,14 +132,17 @@ def load_preset(from_preset, preset, load_weights=None, **kwargs):
             _check_weights_exist(preset, folder)
         kwargs["load_weights"] = load_weights
     try:
-        return from_preset(preset, **kwargs)
-    except OSError as e:
+        model = from_preset(preset, **kwargs)
+    except (OSError, json.JSONDecodeError) as e:
         # h5py raises OSError on a truncated or corrupt weights file.
         raise ValueError(
             f"preset={preset!r}: could not read the files in "
-            f"{folder or preset} ({e}). Re-save the preset or pass "
-            "`load_weights=False`."
+            f"{folder or preset} ({type(e).__name__}: {e}). Re-save the "
+            "preset or pass `load_weights=False`."
         ) from e
+    if load_weights and folder is not None:
+        _check_all_weights_loaded(preset, folder, model)
+    return model
 
 
 def _local_folder(preset, cls):
@@ -176,6 +181,34 @@ def _local_folder(preset, cls):
             f"preset config ({e})."
         ) from e
     return folder
+
+
+def _check_all_weights_loaded(preset, folder, model):
+    """Raises if the weights file and the built backbone disagree.
+
+    Keras loads what matches and only warns about the rest, so a config
+    with fewer blocks than its weights would load "successfully".
+    """
+    import h5py
+
+    backbone = getattr(model, "backbone", model)
+    path = os.path.join(folder, MODEL_WEIGHTS_FILE)
+    if not hasattr(backbone, "weights") or not os.path.isfile(path):
+        return
+    arrays = []
+    with h5py.File(path, "r") as f:
+        f.visititems(
+            lambda name, item: (
+                arrays.append(name) if isinstance(item, h5py.Dataset) else None
+            )
+        )
+    if len(arrays) != len(backbone.weights):
+        raise ValueError(
+            f"preset={preset!r}: {path} holds {len(arrays)} weight arrays "
+            f"but the model its config builds has {len(backbone.weights)}; "
+            f"{CONFIG_FILE} and the weights do not belong together. Re-save "
+            "the preset or pass `load_weights=False`."
+        )
 
 
 def _check_weights_exist(preset, folder):

@@ -147,6 +147,63 @@ class LoadPresetTest(TestCase):
         model = DenseBackbone.from_preset("dense_trained", load_weights=False)
         self.assertEqual(model.count_params(), 8)
 
+    def test_random_bytes_as_weights(self):
+        with open(os.path.join(self.trained, "model.weights.h5"), "wb") as f:
+            f.write(os.urandom(2048))
+        with self.assertRaisesRegex(ValueError, "could not read"):
+            DenseBackbone.from_preset(self.trained)
+
+
+class PresetMismatchTest(TestCase):
+    def setUp(self):
+        super().setUp()
+        import keras_vim
+
+        self.folder = os.path.join(self.get_temp_dir(), "tokenizer")
+        keras.utils.set_random_seed(0)
+        backbone = keras_vim.ViTVQGANBackbone(
+            image_size=16,
+            patch_size=8,
+            encoder_num_layers=2,
+            encoder_num_heads=2,
+            encoder_hidden_dim=8,
+            encoder_intermediate_dim=16,
+            decoder_num_layers=2,
+            decoder_num_heads=2,
+            decoder_hidden_dim=8,
+            decoder_intermediate_dim=16,
+            codebook_size=8,
+            lookup_dim=4,
+        )
+        keras_vim.ViTVQGAN(
+            backbone,
+            keras_vim.ViTVQGANPreprocessor(
+                keras_vim.ViTVQGANImageConverter(image_size=(16, 16))
+            ),
+            discriminator_base_filters=0,
+        ).save_to_preset(self.folder)
+
+    def test_config_with_fewer_layers_than_its_weights(self):
+        import keras_vim
+
+        path = os.path.join(self.folder, "config.json")
+        with open(path) as f:
+            config = json.load(f)
+        config["config"]["encoder_num_layers"] = 1
+        write_json(path, config)
+        with self.assertRaisesRegex(ValueError, "weight arrays.*belong"):
+            keras_vim.ViTVQGANBackbone.from_preset(self.folder)
+        # The config alone still builds, on purpose.
+        keras_vim.ViTVQGANBackbone.from_preset(self.folder, load_weights=False)
+
+    def test_corrupt_task_json(self):
+        import keras_vim
+
+        with open(os.path.join(self.folder, "task.json"), "w") as f:
+            f.write('{"class_name": ')
+        with self.assertRaisesRegex(ValueError, "could not read the files"):
+            keras_vim.ViTVQGAN.from_preset(self.folder)
+
 
 class PackageImportTest(TestCase):
     def test_utils_modules_are_attributes_after_import(self):
