@@ -159,9 +159,14 @@ class VectorQuantizer(keras.layers.Layer):
         flat_lookup = ops.stop_gradient(
             ops.reshape(lookup, (-1, self.lookup_dim))
         )
-        num_new = min(int(flat_lookup.shape[0] or 0), self.buffer_size)
-        if num_new == 0:
-            return
+        num_new = flat_lookup.shape[0]
+        if num_new is None:
+            # TensorFlow traces `fit` with an unknown batch size.
+            num_new = ops.minimum(ops.shape(flat_lookup)[0], self.buffer_size)
+        else:
+            num_new = min(num_new, self.buffer_size)
+            if num_new == 0:
+                return
         positions = (
             ops.arange(num_new, dtype="int32") + self.buffer_position
         ) % self.buffer_size
@@ -173,7 +178,8 @@ class VectorQuantizer(keras.layers.Layer):
             )
         )
         self.buffer_position.assign(
-            (self.buffer_position + num_new) % self.buffer_size
+            (self.buffer_position + ops.cast(num_new, "int32"))
+            % self.buffer_size
         )
 
     def restart_dead_codes(self, threshold=None, seed=None):

@@ -118,6 +118,22 @@ class VectorQuantizerTest(TestCase):
         for code in codebook[dead]:
             self.assertLess(np.abs(buffer - code).sum(-1).min(), 1e-5)
 
+    def test_usage_statistics_inside_a_compiled_fit(self):
+        # TensorFlow traces fit() with an unknown batch size; the buffer of
+        # recent inputs must fill there too, or no code is ever restarted.
+        quantizer = VectorQuantizer(
+            16, 12, lookup_dim=4, track_dead_codes=True, buffer_size=64
+        )
+        inputs = keras.Input((5, 10))
+        model = keras.Model(inputs, quantizer(inputs)[0])
+        model.compile(optimizer="sgd", loss="mse")
+        x = self.inputs
+        model.fit(x, np.zeros((3, 5, 12)), batch_size=2, epochs=1, verbose=0)
+        buffer = ops.convert_to_numpy(quantizer.recent_inputs)
+        filled = int((np.abs(buffer).sum(-1) > 0).sum())
+        self.assertEqual(filled, min(64, x.shape[0] * x.shape[1]))
+        self.assertGreater(quantizer.restart_dead_codes(seed=0), 0)
+
     def test_serialization(self):
         self.run_serialization_test(
             VectorQuantizer(16, 12, lookup_dim=4, track_dead_codes=True)

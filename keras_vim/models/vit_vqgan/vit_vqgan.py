@@ -1,5 +1,6 @@
 import math
 import re
+import warnings
 
 import keras
 from keras import ops
@@ -223,7 +224,20 @@ class ViTVQGAN(Task):
         super().compile(optimizer=optimizer, loss=None, **kwargs)
 
     def compile_from_config(self, config):
-        self.compile(**keras.saving.deserialize_keras_object(config))
+        config = keras.saving.deserialize_keras_object(config)
+        weights = config.get("perceptual_weights")
+        if weights not in (None, "imagenet"):
+            # A saved file must not make a later fit() read a file the user
+            # never named.
+            warnings.warn(
+                "The saved compile config names perceptual_weights="
+                f"{weights!r}, a file path; it is not read. The perceptual "
+                "loss uses random VGG16 features until you call "
+                "`compile(perceptual_weights=...)` again with that path.",
+                stacklevel=2,
+            )
+            config["perceptual_weights"] = None
+        self.compile(**config)
         if self.built:
             self.optimizer.build(self.trainable_variables)
 

@@ -235,6 +235,18 @@ class ViTVQGANTest(TestCase):
         # `decode`, already used before that step, decodes with its codebook.
         self.assertAllClose(model.decode(ids), restored.decode(ids), atol=1e-6)
 
+    def test_saved_compile_config_reads_no_file(self):
+        model = build_task()
+        model.compile(perceptual_weights="imagenet")
+        config = model.get_compile_config()
+        self.assertEqual(config["perceptual_weights"], "imagenet")
+        # A crafted file naming a path: the path is dropped, with a warning.
+        config["perceptual_weights"] = "/somewhere/else/vgg16.h5"
+        restored = build_task()
+        with self.assertWarnsRegex(UserWarning, "is not read"):
+            restored.compile_from_config(config)
+        self.assertIsNone(restored.perceptual_weights)
+
     def test_preset_round_trip(self):
         model = build_task()
         x = images(2)
