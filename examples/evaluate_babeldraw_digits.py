@@ -5,8 +5,10 @@ captions) and "unseen" (at least one held-out colour/digit/quadrant
 combination), one image each, with and without guidance. Independent
 classifiers trained on real digits only (`CanvasJudge`) read every
 quadrant; a sample matches when all four are right. Also prints the
-fraction of samples whose token grid copies a training image exactly, and
-every prompt's result with `--per-prompt`.
+fraction of samples whose token grid copies a training image exactly,
+every prompt's result with `--per-prompt`, and how well the preset's image
+tokenizer keeps test canvases (PSNR against per-patch k-means with the same
+grid and codebook, and how often the judge still reads the layout).
 
     KERAS_BACKEND=jax python examples/evaluate_babeldraw_digits.py
 """
@@ -14,9 +16,33 @@ every prompt's result with `--per-prompt`.
 import argparse
 import json
 
+import numpy as np
+
 import keras_vim
+from keras_vim.utils.canvas_judge import CanvasJudge
 from keras_vim.utils.digit_canvases import make_canvases
+from keras_vim.utils.image_utils import psnr
 from keras_vim.utils.preset_evaluation import babeldraw_digits_match_rates
+from keras_vim.utils.preset_evaluation import kmeans_psnr
+
+
+def tokenizer_quality(tokenizer, training_images, seed):
+    """The image tokenizer on test-split canvases it never saw."""
+    images, _, layouts = make_canvases(500, "test", "any", seed=seed + 2000)
+    reconstructed = tokenizer.decode(tokenizer.encode(images))
+    judge = CanvasJudge()
+    codes = tokenizer.backbone.codebook_size
+    return {
+        "psnr": psnr(images, reconstructed),
+        "kmeans_psnr": kmeans_psnr(
+            training_images[:4000], images, codes, tokenizer.backbone.patch_size
+        ),
+        "judge_on_reconstructions": float(
+            np.mean(judge.matches(reconstructed, layouts))
+        ),
+        "judge_on_originals": float(np.mean(judge.matches(images, layouts))),
+        "codebook_usage": len(np.unique(tokenizer.encode(images))) / codes,
+    }
 
 
 def main():
@@ -34,7 +60,12 @@ def main():
     model = keras_vim.Babeldraw.from_preset(args.preset)
     # The training canvases of examples/train_babeldraw_digits.py (seed 1).
     images, _, _ = make_canvases(args.training_images, "train", "seen", seed=1)
-    training_ids = model.preprocessor.image_tokenizer.encode(images)
+    tokenizer = model.preprocessor.image_tokenizer
+    training_ids = tokenizer.encode(images)
+    print(
+        "image tokenizer:",
+        json.dumps(tokenizer_quality(tokenizer, images, args.seed)),
+    )
     results = babeldraw_digits_match_rates(
         model,
         args.num_prompts,
