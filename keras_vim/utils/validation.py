@@ -5,12 +5,18 @@ import numpy as np
 from keras import ops
 
 
-def to_numpy(value):
+def to_numpy(value, name="value"):
     """Converts numpy, lists, and backend tensors to numpy."""
     if isinstance(value, np.ndarray):
         return value
     if isinstance(value, (list, tuple)):
-        return np.asarray(value)
+        try:
+            return np.asarray(value)
+        except ValueError as e:
+            raise ValueError(
+                f"`{name}` must be one array, or a list of equally shaped "
+                f"arrays. Received a ragged list ({e})"
+            ) from None
     return ops.convert_to_numpy(value)
 
 
@@ -21,14 +27,21 @@ def validate_images(images, name="images", num_channels=3, patch_size=None):
     [0, 1]. Raises `ValueError` on the wrong rank or channel count, a size
     not divisible by `patch_size`, NaN/inf, or out-of-range values.
     """
-    array = to_numpy(images)
+    array = to_numpy(images, name)
+    if array.dtype == bool:
+        raise ValueError(
+            f"`{name}` must be uint8 in [0, 255] or float in [0, 1], not "
+            "boolean (it would read as almost black). Received: "
+            f"{name}.dtype=bool; pass `{name}.astype('uint8') * 255` for "
+            "a black and white image."
+        )
     if array.ndim == 3:
         array = array[None]
     if array.ndim != 4:
         raise ValueError(
             f"`{name}` must have shape (batch, height, width, {num_channels}) "
             f"or (height, width, {num_channels}). Received: {name}.shape="
-            f"{tuple(to_numpy(images).shape)}"
+            f"{tuple(array.shape)}"
         )
     if array.shape[-1] != num_channels:
         raise ValueError(
@@ -44,7 +57,7 @@ def validate_images(images, name="images", num_channels=3, patch_size=None):
         )
     if array.dtype == np.uint8:
         return array
-    if np.issubdtype(array.dtype, np.integer) or array.dtype == bool:
+    if np.issubdtype(array.dtype, np.integer):
         if array.size and (array.min() < 0 or array.max() > 255):
             raise ValueError(
                 f"Integer `{name}` must be in [0, 255]. Received values in "
