@@ -29,6 +29,20 @@ def _paper_size(name, encoder, decoder, width, params):
 # Architecture only (Parti, Yu et al. 2022; the seed's sizes): the weights
 # were never published.
 backbone_presets = {
+    "babeldraw_digits": {
+        "metadata": {
+            "description": (
+                "Babeldraw trained on captioned canvases of scikit-learn "
+                "digits ('a red 3 in the top left'): 2 encoder and 4 decoder "
+                "blocks, 128 wide, 80 text pieces, 8x8 tokens, 256 codes of "
+                "its own canvas ViT-VQGAN, by "
+                "examples/train_babeldraw_digits.py."
+            ),
+            "params": 1504768,
+            "path": "babeldraw",
+        },
+        "kaggle_handle": shipped_preset("babeldraw_digits"),
+    },
     "babeldraw_350m": _paper_size("350M", 12, 12, 1024, 377690112),
     "babeldraw_750m": _paper_size("750M", 12, 36, 1024, 780810240),
     "babeldraw_3b": _paper_size("3B", 12, 36, 2048, 3071569920),
