@@ -87,7 +87,10 @@ def measure(hidden_dim, num_layers, batches):
         # generate() runs under XLA there: time the recompute so too.
         backbone.jit_compile = True
     model = keras_vim.Babeldraw(
-        backbone, keras_vim.BabeldrawPreprocessor(tokenizer)
+        backbone,
+        keras_vim.BabeldrawPreprocessor(
+            tokenizer, grid_size=grid, vocabulary_size=8192
+        ),
     )
     results = {}
     for batch in batches:
