@@ -24,8 +24,9 @@ def validate_images(images, name="images", num_channels=3, patch_size=None):
     """Returns `images` as a batched numpy array after checking it.
 
     Accepts `(H, W, C)` or `(batch, H, W, C)`, uint8 in [0, 255] or float in
-    [0, 1]. Raises `ValueError` on the wrong rank or channel count, a size
-    not divisible by `patch_size`, NaN/inf, or out-of-range values.
+    [0, 1]. Raises `ValueError` on ragged lists, booleans, the wrong rank or
+    channel count, a size not divisible by `patch_size`, NaN/inf, or
+    out-of-range values.
     """
     array = to_numpy(images, name)
     if array.dtype == bool:
