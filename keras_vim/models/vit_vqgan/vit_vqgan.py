@@ -1,6 +1,5 @@
 import math
 import re
-import warnings
 
 import keras
 from keras import ops
@@ -225,18 +224,9 @@ class ViTVQGAN(Task):
 
     def compile_from_config(self, config):
         config = keras.saving.deserialize_keras_object(config)
-        weights = config.get("perceptual_weights")
-        if weights not in (None, "imagenet"):
-            # A saved file must not make a later fit() read a file the user
-            # never named.
-            warnings.warn(
-                "The saved compile config names perceptual_weights="
-                f"{weights!r}, a file path; it is not read. The perceptual "
-                "loss uses random VGG16 features until you call "
-                "`compile(perceptual_weights=...)` again with that path.",
-                stacklevel=2,
-            )
-            config["perceptual_weights"] = None
+        config["perceptual_weights"] = losses.saved_perceptual_weights(
+            config.get("perceptual_weights")
+        )
         self.compile(**config)
         if self.built:
             self.optimizer.build(self.trainable_variables)
@@ -334,17 +324,10 @@ class ViTVQGAN(Task):
         active = [
             t
             for t in tracked
-            if t.name not in ("perceptual_loss",)
-            or weights.get("perceptual_weight")
+            if t.name != "perceptual_loss" or weights.get("perceptual_weight")
         ]
-        return (
-            super().metrics
-            + active
-            + [
-                self.codebook_usage_tracker,
-                self.perplexity_tracker,
-            ]
-        )
+        trackers = [self.codebook_usage_tracker, self.perplexity_tracker]
+        return super().metrics + active + trackers
 
     # === Inference ===
 

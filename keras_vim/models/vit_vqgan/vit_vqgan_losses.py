@@ -1,6 +1,7 @@
 """Reconstruction and adversarial losses of ViT-VQGAN (all float32)."""
 
 import math
+import warnings
 
 import keras
 from keras import ops
@@ -116,3 +117,22 @@ class PerceptualLoss:
             real, fake = features[:batch], features[batch:]
             loss = loss + ops.mean(ops.square(real - fake), axis=(1, 2, 3))
         return loss
+
+
+def saved_perceptual_weights(weights):
+    """`perceptual_weights` as read back from a saved compile config.
+
+    A saved file must not make a later `fit()` read a file the user never
+    named: a path is dropped (random VGG16 features) with a warning;
+    `"imagenet"` and `None` are kept.
+    """
+    if weights in (None, "imagenet"):
+        return weights
+    warnings.warn(
+        f"The saved compile config names perceptual_weights={weights!r}, a "
+        "file path; it is not read. The perceptual loss uses random VGG16 "
+        "features until you call `compile(perceptual_weights=...)` again "
+        "with that path.",
+        stacklevel=3,
+    )
+    return None
