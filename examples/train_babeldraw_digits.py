@@ -106,8 +106,7 @@ def train_image_tokenizer(images, steps, seed):
     )
 
 
-def train_babeldraw(captions, token_ids, image_tokenizer, epochs, seed):
-    keras.utils.set_random_seed(seed)
+def new_babeldraw(captions, image_tokenizer):
     tokenizer = keras_vim.Tokenizer.train(
         sorted(set(captions)),
         vocabulary_size=TEXT_VOCABULARY_SIZE,
@@ -120,11 +119,18 @@ def train_babeldraw(captions, token_ids, image_tokenizer, epochs, seed):
         image_vocabulary_size=TOKENIZER_CONFIG["codebook_size"],
         **BABELDRAW_CONFIG,
     )
-    model = keras_vim.Babeldraw(backbone, preprocessor, prompt_dropout_rate=0.1)
+    return keras_vim.Babeldraw(backbone, preprocessor, prompt_dropout_rate=0.1)
+
+
+def train_babeldraw(model, captions, token_ids, epochs, peak_learning_rate):
     batch_size = 64
     steps = epochs * (len(captions) // batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, steps, warmup_target=1e-3, warmup_steps=steps // 20, alpha=0.05
+        0.0,
+        steps,
+        warmup_target=peak_learning_rate,
+        warmup_steps=steps // 20,
+        alpha=0.05,
     )
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01))
     model.fit(
@@ -139,6 +145,13 @@ def main():
     parser.add_argument("--tokenizer-steps", type=int, default=2000)
     parser.add_argument("--babeldraw-images", type=int, default=20000)
     parser.add_argument("--babeldraw-epochs", type=int, default=10)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument(
+        "--warm-start",
+        default=None,
+        help="a Babeldraw preset folder to go on training (its tokenizers "
+        "included) instead of starting from random weights",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="presets/babeldraw_digits")
     parser.add_argument(
@@ -150,7 +163,10 @@ def main():
     log = {"backend": keras.config.backend(), "args": vars(args)}
 
     start = time.time()
-    if args.image_tokenizer:
+    if args.warm_start:
+        warm = keras_vim.Babeldraw.from_preset(args.warm_start)
+        image_tokenizer = warm.preprocessor.image_tokenizer
+    elif args.image_tokenizer:
         image_tokenizer = keras_vim.ViTVQGAN.from_preset(args.image_tokenizer)
     else:
         images, _, _ = make_canvases(
@@ -170,8 +186,13 @@ def main():
     log["codebook_usage"] = (
         len(np.unique(token_ids)) / (TOKENIZER_CONFIG["codebook_size"])
     )
-    model = train_babeldraw(
-        captions, token_ids, image_tokenizer, args.babeldraw_epochs, args.seed
+    keras.utils.set_random_seed(args.seed)
+    if args.warm_start:
+        model = warm
+    else:
+        model = new_babeldraw(captions, image_tokenizer)
+    train_babeldraw(
+        model, captions, token_ids, args.babeldraw_epochs, args.learning_rate
     )
     model.save_to_preset(args.output)
     log["babeldraw_seconds"] = round(time.time() - start, 1)

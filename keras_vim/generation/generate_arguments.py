@@ -1,40 +1,20 @@
 """Checks of the sampling arguments every `generate` takes, in one place."""
 
 import math
-import numbers
 
 from keras_hub.samplers import GreedySampler
 from keras_hub.samplers import RandomSampler
 from keras_hub.samplers import TopKSampler
 from keras_hub.samplers import TopPSampler
 
+from keras_vim.utils.validation import is_int
+from keras_vim.utils.validation import is_number
+
 # Below this temperature the sampling distribution is one-hot in float32
 # anyway; dividing logits by it overflows on some backends, so sample
 # greedily instead (the limit of sampling as the temperature goes to 0).
 GREEDY_TEMPERATURE = 1e-6
 MAX_SEED = 2**31 - 1
-
-
-def is_number(value):
-    """A real number (numpy scalars included), not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def is_int(value):
-    """An integer (numpy integers included), not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def check_positive_int(name, value, allow_none=False):
-    if allow_none and value is None:
-        return None
-    if not is_int(value) or value < 1:
-        raise ValueError(
-            f"`{name}` must be an int >= 1"
-            + (" or None" if allow_none else "")
-            + f". Received: {name}={value!r}"
-        )
-    return int(value)
 
 
 def check_sampling_arguments(

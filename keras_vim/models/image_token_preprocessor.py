@@ -7,10 +7,10 @@ from keras_hub.models import Preprocessor
 from keras_hub.src.utils.preset_utils import check_file_exists
 from keras_hub.src.utils.preset_utils import get_file
 
-from keras_vim.generation.generate_arguments import check_positive_int
 from keras_vim.models.vit_vqgan.vit_vqgan import ViTVQGAN
 from keras_vim.utils.frozen_copy import frozen_copy
 from keras_vim.utils.preset_utils import load_preset
+from keras_vim.utils.validation import check_positive_int
 from keras_vim.utils.validation import to_numpy
 from keras_vim.utils.validation import validate_token_ids
 

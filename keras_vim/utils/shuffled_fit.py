@@ -20,6 +20,8 @@ import keras
 import numpy as np
 from keras import tree
 
+from keras_vim.utils.validation import check_positive_int
+
 
 def shuffled_fit_inputs(
     x=None,
@@ -61,8 +63,9 @@ def shuffled_fit_inputs(
 
     Raises:
         ValueError: if `x`, `y` and `sample_weight` are arrays of different
-            lengths.
+            lengths, or `batch_size` is not `None` or an int >= 1.
     """
+    batch_size = check_positive_int("batch_size", batch_size, allow_none=True)
     arrays = _arrays(x, y, sample_weight)
     if arrays is not None:
         num_samples = _num_samples(x, y, sample_weight)

@@ -1,6 +1,9 @@
 """Checks of user input at the public boundary, with messages that say what
 was received and what is allowed."""
 
+import numbers
+import warnings
+
 import numpy as np
 from keras import ops
 
@@ -83,6 +86,24 @@ def validate_images(images, name="images", num_channels=3, patch_size=None):
     return array.astype("float32")
 
 
+def warn_if_cropped(image_shape, size, name="images"):
+    """Warns that non-square images lose their sides to the centre crop.
+
+    keras-hub's `ImageConverter` crops to the model's (square) aspect ratio
+    before resizing, which drops part of the picture.
+    """
+    height, width = image_shape[1:3]
+    if height is not None and width is not None and height != width:
+        side = min(height, width)
+        warnings.warn(
+            f"`{name}` are {height}x{width}, not square: the image converter "
+            f"keeps only their centre {side}x{side} square (then resizes "
+            f"it to {size}x{size}). Pad or crop them yourself to choose "
+            "what is kept.",
+            stacklevel=3,
+        )
+
+
 def validate_token_ids(token_ids, vocabulary_size, name="token_ids"):
     """Returns `token_ids` as int32 numpy after checking dtype and range."""
     array = to_numpy(token_ids)
@@ -102,3 +123,27 @@ def validate_token_ids(token_ids, vocabulary_size, name="token_ids"):
 def is_array_like(x):
     """Whether `x` is an array (numpy, backend tensor) or a list of values."""
     return isinstance(x, (np.ndarray, list)) or hasattr(x, "shape")
+
+
+def is_number(value):
+    """A real number (numpy scalars included), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_int(value):
+    """An integer (numpy integers included), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_positive_int(name, value, allow_none=False):
+    """`value` as a Python int after checking it is an int >= 1."""
+    # Python ints: torch's data loader rejects numpy integers.
+    if allow_none and value is None:
+        return None
+    if not is_int(value) or value < 1:
+        raise ValueError(
+            f"`{name}` must be an int >= 1"
+            + (" or None" if allow_none else "")
+            + f". Received: {name}={value!r}"
+        )
+    return int(value)

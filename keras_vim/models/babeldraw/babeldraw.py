@@ -8,7 +8,6 @@ from keras_vim.generation import guided_sample
 from keras_vim.generation import recompute_step
 from keras_vim.generation.direct_call import autocast
 from keras_vim.generation.direct_call import direct_call
-from keras_vim.generation.generate_arguments import check_positive_int
 from keras_vim.models.babeldraw.babeldraw_backbone import BabeldrawBackbone
 from keras_vim.models.babeldraw.babeldraw_preprocessor import (
     BabeldrawPreprocessor,
@@ -24,6 +23,7 @@ from keras_vim.utils.compile_config import compile_from_saved_config
 from keras_vim.utils.compile_config import with_sampler
 from keras_vim.utils.preset_utils import load_preset
 from keras_vim.utils.shuffled_fit import shuffled_fit_inputs
+from keras_vim.utils.validation import check_positive_int
 from keras_vim.utils.validation import is_array_like
 
 

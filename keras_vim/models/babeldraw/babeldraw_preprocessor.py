@@ -1,9 +1,9 @@
 import keras
 import numpy as np
 
-from keras_vim.generation.generate_arguments import check_positive_int
 from keras_vim.models.babeldraw.babeldraw_tokenizer import BabeldrawTokenizer
 from keras_vim.models.image_token_preprocessor import ImageTokenPreprocessor
+from keras_vim.utils.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_vim")

@@ -140,13 +140,13 @@ class LinearProbe(Task):
         """
         tokens = self._tokens(x)
         labels = _labels(y, self.num_classes, len(tokens))
+        # Arguments are checked before the standardisation changes.
+        fit_kwargs = shuffled_fit_inputs(
+            tokens, labels, batch_size=batch_size, **kwargs
+        )
         if not self._standardisation_adapted():
             self.normalization.adapt(self.features(tokens))
-        return super().fit(
-            **shuffled_fit_inputs(
-                tokens, labels, batch_size=batch_size, **kwargs
-            )
-        )
+        return super().fit(**fit_kwargs)
 
     def _standardisation_adapted(self):
         # Unadapted statistics are exactly mean 0, variance 1; adapted ones

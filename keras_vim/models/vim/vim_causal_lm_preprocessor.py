@@ -1,9 +1,9 @@
 import keras
 import numpy as np
 
-from keras_vim.generation.generate_arguments import check_positive_int
 from keras_vim.models.image_token_preprocessor import ImageTokenPreprocessor
 from keras_vim.models.image_token_preprocessor import preview
+from keras_vim.utils.validation import check_positive_int
 from keras_vim.utils.validation import to_numpy
 
 
@@ -18,8 +18,9 @@ class VIMCausalLMPreprocessor(ImageTokenPreprocessor):
 
     Called on `(x, y)` it returns `({"token_ids", "class_ids"}, token_ids)`:
     the model predicts every image token from the class token and the
-    tokens before it. Classes are validated against `num_classes`; without
-    `y` every example gets the "no class" id `num_classes`.
+    tokens before it. Classes are validated against `num_classes`; a
+    class-conditional preprocessor needs `y` (without it every example
+    would train as "no class"), an unconditional one takes none.
 
     Args:
         image_tokenizer: `None` or a `keras_vim.ViTVQGAN`. A trainable one
@@ -61,6 +62,12 @@ class VIMCausalLMPreprocessor(ImageTokenPreprocessor):
         return self.num_classes
 
     def call(self, x, y=None, sample_weight=None):
+        if y is None and self.num_classes:
+            raise ValueError(
+                f"This model is class-conditional (num_classes="
+                f"{self.num_classes}): pass one class id per image as `y`. "
+                "Received: y=None"
+            )
         token_ids = self.token_ids(x)
         class_ids = self.class_ids(y, len(token_ids))
         x = {"token_ids": token_ids, "class_ids": class_ids}

@@ -18,6 +18,8 @@ from keras_vim.models.vit_vqgan.vit_vqgan_preprocessor import (
 from keras_vim.utils.preset_utils import load_preset
 from keras_vim.utils.shuffled_fit import shuffled_fit_inputs
 from keras_vim.utils.untracked import Untracked
+from keras_vim.utils.validation import check_positive_int
+from keras_vim.utils.validation import warn_if_cropped
 
 LOSS_TERMS = (
     "quantizer_loss",
@@ -79,7 +81,9 @@ class ViTVQGAN(Task):
         return load_preset(super().from_preset, preset, load_weights, **kwargs)
 
     def fit(self, x=None, y=None, **kwargs):
-        """keras-hub's `fit`; array inputs are reshuffled every epoch."""
+        """keras-hub's `fit`; arrays are reshuffled every epoch."""
+        if self.preprocessor is not None and getattr(x, "ndim", 0) == 4:
+            warn_if_cropped(x.shape, self.backbone.image_size)
         return super().fit(**shuffled_fit_inputs(x, y, **kwargs))
 
     def __init__(
@@ -354,7 +358,7 @@ class ViTVQGAN(Task):
             int32 numpy array `(batch, H/p, W/p)` of code ids; `(0, H/p,
             W/p)` for no images.
         """
-        batch_size = inference.positive_batch_size(batch_size)
+        batch_size = check_positive_int("batch_size", batch_size)
         images = inference.model_images(
             self.backbone, self.preprocessor, images
         )
@@ -377,7 +381,7 @@ class ViTVQGAN(Task):
             float32 numpy array `(batch, H, W, C)` in `[0, 1]`; `(0, H, W, C)`
             for no token ids.
         """
-        batch_size = inference.positive_batch_size(batch_size)
+        batch_size = check_positive_int("batch_size", batch_size)
         ids = inference.flat_token_ids(self.backbone, token_ids)
         return self._inference_model("decode").predict_batches(
             ids, batch_size, verbose

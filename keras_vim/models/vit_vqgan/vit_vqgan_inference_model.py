@@ -4,6 +4,7 @@ from keras import ops
 
 from keras_vim.utils.validation import validate_images
 from keras_vim.utils.validation import validate_token_ids
+from keras_vim.utils.validation import warn_if_cropped
 
 
 class ViTVQGANInferenceModel(keras.Model):
@@ -78,6 +79,7 @@ def model_images(backbone, preprocessor, images):
         images, num_channels=b.num_channels, patch_size=b.patch_size
     )
     if preprocessor is not None:
+        warn_if_cropped(images.shape, b.image_size)
         images = preprocessor(images)
     elif images.dtype == np.uint8:
         images = images.astype("float32") / 255.0
@@ -105,19 +107,3 @@ def flat_token_ids(backbone, token_ids):
             f"Received: token_ids.shape={tuple(ids.shape)}"
         )
     return ids.reshape(-1, g * g)
-
-
-def positive_batch_size(batch_size):
-    """`batch_size` as a Python int, after checking it is one, and > 0."""
-    # bool is an int in Python, but `batch_size=True` is a mistake.
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise ValueError(
-            "`batch_size` must be a positive integer. Received: "
-            f"batch_size={batch_size!r}"
-        )
-    # torch's data loader rejects numpy integers.
-    return int(batch_size)

@@ -20,8 +20,9 @@ class VIMCausalLMPreprocessorTest(TestCase):
         self.assertAllEqual(x["token_ids"], ids.reshape(2, 4))
         self.assertAllEqual(x["class_ids"], [2, 0])
         self.assertAllEqual(y, ids.reshape(2, 4))
-        x, _ = self.preprocessor(ids)
-        self.assertAllEqual(x["class_ids"], [3, 3])  # "no class"
+        unconditional = VIMCausalLMPreprocessor(grid_size=2, vocabulary_size=8)
+        x, _ = unconditional(ids)
+        self.assertAllEqual(x["class_ids"], [0, 0])  # "no class"
 
     def test_generate_pre_and_postprocess(self):
         prompt = self.preprocessor.generate_preprocess([1, 2])
@@ -55,13 +56,20 @@ class VIMCausalLMPreprocessorTest(TestCase):
         p = self.preprocessor
         cases = [
             (
-                lambda: p(np.zeros((2, 3), "int32")),
+                lambda: p(np.zeros((2, 3), "int32"), [0, 1]),
                 r"x.*\(batch, 2, 2\).*\(2, 3\)",
             ),
-            (lambda: p(np.full((2, 4), 8)), r"x.*\[0, 8\)"),
-            (lambda: p(np.zeros((2, 4), "float32")), "x.*integers"),
-            (lambda: p(np.zeros((2, 4), bool)), "x.*integers"),
-            (lambda: p(np.zeros((2, 4, 4, 3))), "x.*images.*image_tokenizer"),
+            (lambda: p(np.full((2, 4), 8), [0, 1]), r"x.*\[0, 8\)"),
+            (lambda: p(np.zeros((2, 4), "float32"), [0, 1]), "x.*integers"),
+            (lambda: p(np.zeros((2, 4), bool), [0, 1]), "x.*integers"),
+            (
+                lambda: p(np.zeros((2, 4, 4, 3)), [0, 1]),
+                "x.*images.*image_tokenizer",
+            ),
+            (
+                lambda: p(np.zeros((2, 4), "int32")),
+                r"class-conditional \(num_classes=\d+\).*y.*y=None",
+            ),
             (
                 lambda: p(np.zeros((2, 4), "int32"), [[0], [1]]),
                 "class_ids.*1-D",

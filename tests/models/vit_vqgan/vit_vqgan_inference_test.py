@@ -41,7 +41,7 @@ class ViTVQGANInferenceTest(TestCase):
         ids = model.encode(x)
         for value in (0, -1, 1.5, True, "2", None):
             message = (
-                "`batch_size` must be a positive integer. Received: "
+                "`batch_size` must be an int >= 1. Received: "
                 f"batch_size={re.escape(repr(value))}"
             )
             with self.assertRaisesRegex(ValueError, message):
