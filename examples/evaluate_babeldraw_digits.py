@@ -6,7 +6,9 @@ combination), one image each, with and without guidance. Independent
 classifiers trained on real digits only (`CanvasJudge`) read every
 quadrant; a sample matches when all four are right. Also prints the
 fraction of samples whose token grid copies a training image exactly,
-every prompt's result with `--per-prompt`, and how well the preset's image
+every prompt's result with `--per-prompt`, with `--num-candidates K` the
+match rate of the reranker's best of K candidates and its caption -> image
+retrieval among 100 held-out pairs, and how well the preset's image
 tokenizer keeps test canvases (PSNR against per-patch k-means with the same
 grid and codebook, and how often the judge still reads the layout).
 
@@ -24,6 +26,7 @@ from keras_vim.utils.digit_canvases import make_canvases
 from keras_vim.utils.image_utils import psnr
 from keras_vim.utils.preset_evaluation import babeldraw_digits_match_rates
 from keras_vim.utils.preset_evaluation import kmeans_psnr
+from keras_vim.utils.preset_evaluation import retrieval_accuracy
 
 
 def tokenizer_quality(tokenizer, training_images, seed):
@@ -55,6 +58,12 @@ def main():
     parser.add_argument("--training-images", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per-prompt", action="store_true")
+    parser.add_argument(
+        "--num-candidates",
+        type=int,
+        default=1,
+        help="also measure the reranker's best of this many candidates",
+    )
     args = parser.parse_args()
 
     model = keras_vim.Babeldraw.from_preset(args.preset)
@@ -66,6 +75,17 @@ def main():
         "image tokenizer:",
         json.dumps(tokenizer_quality(tokenizer, images, args.seed)),
     )
+    if model.reranker is not None:
+        reranker = keras_vim.BabeldrawReranker(
+            model.reranker, model.preprocessor
+        )
+        test_images, captions, _ = make_canvases(
+            100, "test", "any", seed=args.seed + 3000
+        )
+        print(
+            "reranker retrieval among 100 (chance 1%):",
+            retrieval_accuracy(reranker, captions, test_images),
+        )
     results = babeldraw_digits_match_rates(
         model,
         args.num_prompts,
@@ -73,6 +93,7 @@ def main():
         training_token_ids=training_ids,
         seed=args.seed,
         batch_size=100,
+        num_candidates=args.num_candidates,
     )
     for name, entry in results.items():
         print(

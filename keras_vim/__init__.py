@@ -15,6 +15,15 @@ from keras_vim.models.babeldraw.babeldraw_tokenizer import BabeldrawTokenizer
 from keras_vim.models.babeldraw.babeldraw_tokenizer import (
     BabeldrawTokenizer as Tokenizer,
 )
+from keras_vim.models.babeldraw_reranker.babeldraw_reranker import (
+    BabeldrawReranker,
+)
+from keras_vim.models.babeldraw_reranker.babeldraw_reranker_backbone import (
+    BabeldrawRerankerBackbone,
+)
+from keras_vim.models.babeldraw_reranker.symmetric_contrastive_loss import (
+    SymmetricContrastiveLoss,
+)
 from keras_vim.models.linear_probe.linear_probe import LinearProbe
 from keras_vim.models.vim.vim_attention import VIMAttention
 from keras_vim.models.vim.vim_backbone import VIMBackbone

@@ -78,6 +78,7 @@ def babeldraw_digits_match_rates(
     training_token_ids=None,
     seed=0,
     batch_size=None,
+    num_candidates=1,
 ):
     """How often Babeldraw's samples show what their digit prompts say.
 
@@ -96,6 +97,8 @@ def babeldraw_digits_match_rates(
             count samples whose token grid copies a training image exactly.
         seed: int.
         batch_size: int or `None`, images per compiled sampling call.
+        num_candidates: int. Above 1, each scale is also measured with the
+            model's reranker keeping the best of that many candidates.
 
     Returns:
         A dict: for each `"seen"` / `"unseen"` and scale, the match rate,
@@ -116,9 +119,13 @@ def babeldraw_digits_match_rates(
         _, captions, layouts = make_canvases(
             num_prompts, "test", kind, seed=seed + 1000
         )
-        for scale in guidance_scales:
+        runs = [
+            (scale, k) for scale in guidance_scales for k in {1, num_candidates}
+        ]
+        for scale, k in sorted(runs):
             out = model.generate(
                 captions,
+                num_candidates=k,
                 guidance_scale=scale,
                 seed=seed,
                 batch_size=batch_size,
@@ -137,5 +144,24 @@ def babeldraw_digits_match_rates(
                 entry["copied_fraction"] = float(
                     np.mean([g.tobytes() in training for g in grids])
                 )
-            results[f"{kind}, guidance {scale:g}"] = entry
+            name = f"{kind}, guidance {scale:g}"
+            results[name + (f", best of {k}" if k > 1 else "")] = entry
     return results
+
+
+def retrieval_accuracy(reranker, captions, images):
+    """How often each caption's own image is the one it scores highest.
+
+    Args:
+        reranker: a `keras_vim.BabeldrawReranker`.
+        captions: a list of strings, one per image.
+        images: images or image token ids, in the order of `captions`.
+
+    Returns:
+        float: the fraction of captions whose best image is their own
+        (chance is `1 / len(captions)`). Captions repeated in the list count
+        any image of the same caption as right.
+    """
+    similarity = reranker.similarity_matrix(captions, images)
+    best = similarity.argmax(axis=1)
+    return float(np.mean([captions[j] == c for j, c in zip(best, captions)]))

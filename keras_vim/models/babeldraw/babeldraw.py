@@ -1,24 +1,23 @@
+import functools
+
 import keras
-from keras import ops
 from keras_hub.models import Seq2SeqLM
 
 from keras_vim.generation import CompiledSampling
 from keras_vim.generation import check_sampling_arguments
-from keras_vim.generation import guided_sample
-from keras_vim.generation import recompute_step
-from keras_vim.generation.direct_call import autocast
-from keras_vim.generation.direct_call import direct_call
 from keras_vim.models.babeldraw.babeldraw_backbone import BabeldrawBackbone
+from keras_vim.models.babeldraw.babeldraw_decoding import generate_step
 from keras_vim.models.babeldraw.babeldraw_preprocessor import (
     BabeldrawPreprocessor,
 )
 from keras_vim.models.babeldraw.babeldraw_prompt_dropout import (
     BabeldrawPromptDropout,
 )
-from keras_vim.models.babeldraw.babeldraw_prompt_dropout import (
-    null_padding_mask,
-)
+from keras_vim.models.babeldraw.babeldraw_reranking import rerank
 from keras_vim.models.babeldraw.babeldraw_tokenizer import PAD_TOKEN_ID
+from keras_vim.models.babeldraw_reranker.babeldraw_reranker import (
+    check_reranker_fits,
+)
 from keras_vim.utils.compile_config import compile_from_saved_config
 from keras_vim.utils.compile_config import with_sampler
 from keras_vim.utils.preset_utils import load_preset
@@ -47,6 +46,10 @@ class Babeldraw(Seq2SeqLM):
             prompts and images) or `None`.
         prompt_dropout_rate: float. Probability of training an example
             without its prompt.
+        reranker: `None`, or a `keras_vim.BabeldrawReranker` (or its
+            backbone) over the same text and image tokens: `generate`
+            then scores its samples and can keep the best of several
+            candidates. Saved with the task.
 
     Example:
     ```python
@@ -66,12 +69,27 @@ class Babeldraw(Seq2SeqLM):
     def from_preset(cls, preset, load_weights=True, **kwargs):
         return load_preset(super().from_preset, preset, load_weights, **kwargs)
 
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("reranker"), dict):
+            config["reranker"] = keras.layers.deserialize(config["reranker"])
+        return super().from_config(config)
+
     def __init__(
-        self, backbone, preprocessor=None, prompt_dropout_rate=0.1, **kwargs
+        self,
+        backbone,
+        preprocessor=None,
+        prompt_dropout_rate=0.1,
+        reranker=None,
+        **kwargs,
     ):
         kwargs.setdefault("name", "babeldraw")
         if preprocessor is not None:
             preprocessor.check_backbone(backbone)
+        reranker = getattr(reranker, "backbone", reranker)
+        if reranker is not None and preprocessor is not None:
+            check_reranker_fits(reranker, preprocessor)
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
@@ -98,6 +116,8 @@ class Babeldraw(Seq2SeqLM):
         # === Config ===
         self.prompt_dropout_rate = prompt_dropout_rate
         self._sampling = CompiledSampling(self)
+        # Set after the functional init so Keras tracks it on every backend.
+        self.reranker = reranker
 
     def compile(
         self,
@@ -171,155 +191,11 @@ class Babeldraw(Seq2SeqLM):
         x, y = self._preprocess_arrays(x, y)
         return super().evaluate(x, y, **kwargs)
 
-    # === Decoding steps ===
-
-    def encode(self, token_ids, padding_mask):
-        """Encoder output and the per-block cross-attention caches."""
-        b = self.backbone
-        encoded = b.encode(token_ids, padding_mask, training=False)
-        with autocast(b):
-            cross_caches = tuple(
-                layer.cross_attention_layer.compute_cache(encoded)
-                for layer in b.decoder_layers
-            )
-        return encoded, cross_caches
-
-    def call_with_cache(
-        self, token_ids, cache, cache_update_index, cross_caches, padding_mask
-    ):
-        """One decoding step at decoder position `cache_update_index`.
-
-        Args:
-            token_ids: `(batch, 1)` image ids at that position (ignored at
-                position 0, the start token).
-            cache: tuple of one `(2, batch, heads, length, head_dim)`
-                self-attention cache per block (`init_cache`).
-            cache_update_index: int or scalar tensor.
-            cross_caches: from `encode`, computed once per prompt.
-            padding_mask: `(batch, text_length)` encoder padding mask.
-
-        Returns:
-            `(logits, hidden, cache)`; `logits` `(batch, 1, vocabulary)`
-            float32.
-        """
-        b = self.backbone
-        x = b.embed_step(token_ids, cache_update_index)
-        caches = []
-        with autocast(b):
-            for layer, layer_cache, cross_cache in zip(
-                b.decoder_layers, cache, cross_caches
-            ):
-                x, layer_cache = layer.call_with_cache(
-                    x,
-                    layer_cache,
-                    cache_update_index,
-                    cross_cache=cross_cache,
-                    encoder_padding_mask=padding_mask,
-                )
-                caches.append(layer_cache)
-            hidden = direct_call(b.decoder_layer_norm, x)
-            logits = direct_call(b.token_embedding, hidden, reverse=True)
-        return logits, hidden, tuple(caches)
-
-    def init_cache(self, batch_size):
-        """An empty self-attention cache for `call_with_cache`."""
-        b = self.backbone
-        shape = (
-            2,
-            batch_size,
-            b.num_heads,
-            b.sequence_length + 1,
-            b.hidden_dim // b.num_heads,
-        )
-        return tuple(
-            ops.zeros(shape, self.compute_dtype)
-            for _ in range(b.num_decoder_layers)
-        )
-
-    def full_logits(self, token_ids, padding_mask, prompt, position=None):
-        """Float32 logits recomputing encoder and decoder.
-
-        Args:
-            token_ids, padding_mask: encoder inputs.
-            prompt: `(batch, 1 + length)`: the start slot, then image ids.
-            position: `None` (every position) or the one position to return.
-        """
-        hidden = self.backbone(
-            {
-                "encoder_token_ids": token_ids,
-                "encoder_padding_mask": padding_mask,
-                "decoder_token_ids": prompt[:, 1:],
-            }
-        )
-        if position is not None:
-            hidden = ops.take(hidden, position, axis=1)
-        return self.backbone.token_embedding(hidden, reverse=True)
-
-    # === Generation ===
-
-    def generate_step(self, inputs, sampler, guided, use_cache):
-        """Samples the image tokens after the start token of `inputs`.
-
-        Args:
-            inputs: dict with `"encoder_token_ids"`, `"encoder_padding_mask"`,
-                `"decoder_token_ids"` (`(batch, 1 + length)`) and, guided, a
-                scalar `"guidance_scale"`.
-            sampler: a keras-hub sampler.
-            guided: bool. Classifier-free guidance against the null prompt.
-            use_cache: bool. Key/value caches, or full recompute.
-        """
-        token_ids = inputs["encoder_token_ids"]
-        padding_mask = inputs["encoder_padding_mask"]
-        prompt = inputs["decoder_token_ids"]
-        if guided:
-            # The null prompt, as prompt dropout trains it.
-            token_ids = ops.concatenate(
-                [token_ids, ops.full_like(token_ids, PAD_TOKEN_ID)], 0
-            )
-            padding_mask = ops.concatenate(
-                [padding_mask, null_padding_mask(padding_mask)], 0
-            )
-        model_prompt = (
-            ops.concatenate([prompt, prompt], 0) if guided else prompt
-        )
-        cache, step = self._decoding_step(
-            token_ids, padding_mask, model_prompt, use_cache
-        )
-        return guided_sample(
-            sampler,
-            step,
-            prompt,
-            cache,
-            start_index=1,
-            guidance_scale=inputs["guidance_scale"] if guided else None,
-            null_prompt=prompt,
-            on_step=self._sampling.report_progress,
-            model=self,
-        )
-
-    def _decoding_step(self, token_ids, padding_mask, model_prompt, use_cache):
-        """The engine's `(initial cache, step)`: cached or recomputing."""
-        if not use_cache:
-            return model_prompt, recompute_step(
-                lambda buffer, position: self.full_logits(
-                    token_ids, padding_mask, buffer, position
-                )
-            )
-        # The encoder runs once; its keys and values are cached per block.
-        _, cross_caches = self.encode(token_ids, padding_mask)
-
-        def step(ids, cache, index):
-            logits, _, cache = self.call_with_cache(
-                ids, cache, index, cross_caches, padding_mask
-            )
-            return logits[:, 0], cache
-
-        return self.init_cache(ops.shape(model_prompt)[0]), step
-
     def generate(
         self,
         prompts,
         num_images=1,
+        num_candidates=1,
         guidance_scale=1.0,
         temperature=None,
         top_k=None,
@@ -334,6 +210,9 @@ class Babeldraw(Seq2SeqLM):
         Args:
             prompts: a string or a non-empty list of strings.
             num_images: int >= 1. Images per prompt.
+            num_candidates: int >= 1. With a reranker: sample
+                `num_candidates * num_images` images per prompt (in the
+                same batches) and keep the `num_images` it scores best.
             guidance_scale: number >= 0. Classifier-free guidance against
                 the padding prompt; 1.0 is plain conditional sampling.
             temperature: `None` (the compiled sampler's) or a number > 0;
@@ -347,12 +226,21 @@ class Babeldraw(Seq2SeqLM):
 
         Returns:
             A dict with `"token_ids"` `(len(prompts) * num_images, grid,
-            grid)` int32 and, with an image tokenizer, `"images"` float32
-            in [0, 1], prompt-major.
+            grid)` int32, with an image tokenizer `"images"` float32 in
+            [0, 1], and with a reranker `"scores"` (each image's cosine
+            similarity with its prompt; best first within a prompt),
+            prompt-major.
         """
         preprocessor = self._require_preprocessor()
         if isinstance(prompts, str):
             prompts = [prompts]
+        num_images = check_positive_int("num_images", num_images)
+        num_candidates = check_positive_int("num_candidates", num_candidates)
+        if num_candidates > 1 and self.reranker is None:
+            raise ValueError(
+                "`num_candidates` > 1 needs a reranker (`Babeldraw(..., "
+                f"reranker=...)`). Received: num_candidates={num_candidates}"
+            )
         args = check_sampling_arguments(
             temperature,
             top_k,
@@ -362,16 +250,27 @@ class Babeldraw(Seq2SeqLM):
             self.backbone.image_vocabulary_size,
         )
         tokens = self._sampling.generate(
-            self.generate_step,
+            functools.partial(generate_step, self),
             getattr(self, "sampler", None),
             args,
-            preprocessor.generate_preprocess(prompts, num_images),
+            preprocessor.generate_preprocess(
+                prompts, num_images * num_candidates
+            ),
             use_cache=use_cache,
             batch_size=check_positive_int("batch_size", batch_size, True),
             sequence_length=self.backbone.sequence_length,
             verbose=verbose,
         )
-        return preprocessor.generate_postprocess(tokens[:, 1:])
+        tokens = tokens[:, 1:]
+        if self.reranker is None:
+            return preprocessor.generate_postprocess(tokens)
+        tokens, scores = rerank(
+            self.reranker,
+            *preprocessor.tokenize_prompts(prompts),
+            tokens,
+            num_images,
+        )
+        return {**preprocessor.generate_postprocess(tokens), "scores": scores}
 
     def _require_preprocessor(self):
         if self.preprocessor is None:
@@ -381,12 +280,23 @@ class Babeldraw(Seq2SeqLM):
             )
         return self.preprocessor
 
+    # The task's own weights are the reranker's; the image tokenizer's are
+    # saved by the preprocessor.
     def has_task_weights(self):
-        # The task adds no weights; the image tokenizer's are saved by the
-        # preprocessor.
-        return False
+        return self.reranker is not None
+
+    def save_task_weights(self, filepath):
+        self.reranker.save_weights(filepath)
+
+    def load_task_weights(self, filepath):
+        self.reranker.load_weights(filepath)
 
     def get_config(self):
         config = super().get_config()
         config["prompt_dropout_rate"] = self.prompt_dropout_rate
+        config["reranker"] = (
+            None
+            if self.reranker is None
+            else keras.layers.serialize(self.reranker)
+        )
         return config

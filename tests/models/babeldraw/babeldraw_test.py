@@ -7,6 +7,7 @@ from keras import ops
 from keras_hub.samplers import GreedySampler
 from keras_hub.src.tests.test_case import TestCase
 
+from keras_vim.models.babeldraw import babeldraw_decoding as decoding
 from keras_vim.models.babeldraw.babeldraw import Babeldraw
 from keras_vim.models.babeldraw.babeldraw_backbone import BabeldrawBackbone
 from keras_vim.models.babeldraw.babeldraw_preprocessor import (
@@ -145,18 +146,22 @@ class BabeldrawTest(TestCase):
                 [np.zeros((2, 1), "int32"), inputs["decoder_token_ids"]], 1
             )
             full = ops.convert_to_numpy(
-                model.full_logits(
+                decoding.full_logits(
+                    model.backbone,
                     inputs["encoder_token_ids"],
                     inputs["encoder_padding_mask"],
                     prompt,
                 )
             )
-            _, cross = model.encode(
-                inputs["encoder_token_ids"], inputs["encoder_padding_mask"]
+            _, cross = decoding.encode(
+                model.backbone,
+                inputs["encoder_token_ids"],
+                inputs["encoder_padding_mask"],
             )
-            cache = model.init_cache(2)
+            cache = decoding.init_cache(model.backbone, 2, model.compute_dtype)
             for position in range(17):
-                step, _, cache = model.call_with_cache(
+                step, _, cache = decoding.call_with_cache(
+                    model.backbone,
                     prompt[:, position : position + 1],
                     cache,
                     position,
@@ -225,7 +230,8 @@ class BabeldrawTest(TestCase):
 
         def greedy(guided):
             return ops.convert_to_numpy(
-                model.generate_step(
+                decoding.generate_step(
+                    model,
                     inputs,
                     sampler=GreedySampler(),
                     guided=guided,
