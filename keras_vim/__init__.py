@@ -25,6 +25,10 @@ from keras_vim.models.babeldraw_reranker.symmetric_contrastive_loss import (
     SymmetricContrastiveLoss,
 )
 from keras_vim.models.linear_probe.linear_probe import LinearProbe
+from keras_vim.models.super_resolution.super_resolution import SuperResolution
+from keras_vim.models.super_resolution.super_resolution_backbone import (
+    SuperResolutionBackbone,
+)
 from keras_vim.models.vim.vim_attention import VIMAttention
 from keras_vim.models.vim.vim_backbone import VIMBackbone
 from keras_vim.models.vim.vim_causal_lm_preprocessor import (

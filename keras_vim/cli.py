@@ -34,6 +34,18 @@ def _parser():
         "--preset", required=True, help="a Babeldraw preset name or folder"
     )
     generate.add_argument("--num-images", type=int, default=4)
+    generate.add_argument(
+        "--num-candidates",
+        type=int,
+        default=1,
+        help="sample this many candidates per image and keep the one the "
+        "preset's reranker scores best",
+    )
+    generate.add_argument(
+        "--upscale",
+        action="store_true",
+        help="upsample with the preset's super-resolution component",
+    )
     generate.add_argument("--guidance-scale", type=float, default=3.0)
     generate.add_argument("--temperature", type=float, default=None)
     generate.add_argument("--top-k", type=int, default=None)
@@ -57,6 +69,8 @@ def _generate(args):
     out = model.generate(
         args.prompts,
         num_images=args.num_images,
+        num_candidates=args.num_candidates,
+        upscale=args.upscale,
         guidance_scale=args.guidance_scale,
         temperature=args.temperature,
         top_k=args.top_k,

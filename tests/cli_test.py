@@ -7,6 +7,7 @@ import numpy as np
 from keras_hub.src.tests.test_case import TestCase
 from PIL import Image
 
+import keras_vim
 from keras_vim import cli
 from tests.models.babeldraw.babeldraw_test import build
 
@@ -42,6 +43,41 @@ class CliTest(TestCase):
             ["generate", "--preset", preset, "", "--output", output]
         )
         self.assertEqual(status, 2)  # a clear error, not a traceback
+
+    def test_generate_reranked_and_upscaled(self):
+        from tests.models.babeldraw.babeldraw_pipeline_test import upsampler
+        from tests.models.babeldraw.babeldraw_pipeline_test import with_reranker
+        from tests.models.vim.vim_transformer_test import tiny_tokenizer
+
+        base = build(image_tokenizer=tiny_tokenizer())
+        model = keras_vim.Babeldraw(
+            base.backbone,
+            base.preprocessor,
+            reranker=with_reranker(base).reranker,
+            super_resolution=upsampler(),
+        )
+        preset = os.path.join(self.get_temp_dir(), "pipeline")
+        model.save_to_preset(preset)
+        output = os.path.join(self.get_temp_dir(), "large.png")
+        status = cli.main(
+            [
+                "generate",
+                "--preset",
+                preset,
+                "a red 3 in the top left",
+                "--num-images",
+                "2",
+                "--num-candidates",
+                "3",
+                "--upscale",
+                "--output",
+                output,
+            ]
+        )
+        self.assertEqual(status, 0)
+        grid = np.asarray(Image.open(output))
+        # One row of two 32x32 (upsampled) images, 2-pixel padding.
+        self.assertEqual(grid.shape[:2], (32 + 2 * 2, 2 * 32 + 3 * 2))
 
     def test_reconstruct_from_the_command_line(self):
         image = os.path.join(self.get_temp_dir(), "digit.png")

@@ -1,3 +1,4 @@
 from keras_vim.layers.contrastive_logits import ContrastiveLogits
+from keras_vim.layers.pixel_shuffle import PixelShuffle
 from keras_vim.layers.position_embedding_2d import PositionEmbedding2D
 from keras_vim.layers.vector_quantizer import VectorQuantizer

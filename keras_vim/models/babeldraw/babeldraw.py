@@ -18,6 +18,9 @@ from keras_vim.models.babeldraw.babeldraw_tokenizer import PAD_TOKEN_ID
 from keras_vim.models.babeldraw_reranker.babeldraw_reranker import (
     check_reranker_fits,
 )
+from keras_vim.models.super_resolution.super_resolution import (
+    upscale as upscale_images,
+)
 from keras_vim.utils.compile_config import compile_from_saved_config
 from keras_vim.utils.compile_config import with_sampler
 from keras_vim.utils.preset_utils import load_preset
@@ -50,6 +53,9 @@ class Babeldraw(Seq2SeqLM):
             backbone) over the same text and image tokens: `generate`
             then scores its samples and can keep the best of several
             candidates. Saved with the task.
+        super_resolution: `None`, or a `keras_vim.SuperResolution` (or its
+            backbone): `generate(..., upscale=True)` returns its upsampled
+            images. Saved with the task.
 
     Example:
     ```python
@@ -72,8 +78,9 @@ class Babeldraw(Seq2SeqLM):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        if isinstance(config.get("reranker"), dict):
-            config["reranker"] = keras.layers.deserialize(config["reranker"])
+        for name in ("reranker", "super_resolution"):
+            if isinstance(config.get(name), dict):
+                config[name] = keras.layers.deserialize(config[name])
         return super().from_config(config)
 
     def __init__(
@@ -82,12 +89,16 @@ class Babeldraw(Seq2SeqLM):
         preprocessor=None,
         prompt_dropout_rate=0.1,
         reranker=None,
+        super_resolution=None,
         **kwargs,
     ):
         kwargs.setdefault("name", "babeldraw")
         if preprocessor is not None:
             preprocessor.check_backbone(backbone)
         reranker = getattr(reranker, "backbone", reranker)
+        super_resolution = getattr(
+            super_resolution, "backbone", super_resolution
+        )
         if reranker is not None and preprocessor is not None:
             check_reranker_fits(reranker, preprocessor)
         # === Layers ===
@@ -116,8 +127,10 @@ class Babeldraw(Seq2SeqLM):
         # === Config ===
         self.prompt_dropout_rate = prompt_dropout_rate
         self._sampling = CompiledSampling(self)
-        # Set after the functional init so Keras tracks it on every backend.
+        # Set after the functional init so Keras tracks them on every
+        # backend.
         self.reranker = reranker
+        self.super_resolution = super_resolution
 
     def compile(
         self,
@@ -196,6 +209,7 @@ class Babeldraw(Seq2SeqLM):
         prompts,
         num_images=1,
         num_candidates=1,
+        upscale=False,
         guidance_scale=1.0,
         temperature=None,
         top_k=None,
@@ -213,6 +227,8 @@ class Babeldraw(Seq2SeqLM):
             num_candidates: int >= 1. With a reranker: sample
                 `num_candidates * num_images` images per prompt (in the
                 same batches) and keep the `num_images` it scores best.
+            upscale: bool. With a super-resolution component, `"images"`
+                are its upsampled images.
             guidance_scale: number >= 0. Classifier-free guidance against
                 the padding prompt; 1.0 is plain conditional sampling.
             temperature: `None` (the compiled sampler's) or a number > 0;
@@ -241,6 +257,15 @@ class Babeldraw(Seq2SeqLM):
                 "`num_candidates` > 1 needs a reranker (`Babeldraw(..., "
                 f"reranker=...)`). Received: num_candidates={num_candidates}"
             )
+        if upscale and (
+            self.super_resolution is None
+            or preprocessor.image_tokenizer is None
+        ):
+            raise ValueError(
+                "`upscale=True` needs a super-resolution component "
+                "(`Babeldraw(..., super_resolution=...)`) and an image "
+                "tokenizer in the preprocessor."
+            )
         args = check_sampling_arguments(
             temperature,
             top_k,
@@ -261,16 +286,22 @@ class Babeldraw(Seq2SeqLM):
             sequence_length=self.backbone.sequence_length,
             verbose=verbose,
         )
-        tokens = tokens[:, 1:]
-        if self.reranker is None:
-            return preprocessor.generate_postprocess(tokens)
-        tokens, scores = rerank(
-            self.reranker,
-            *preprocessor.tokenize_prompts(prompts),
-            tokens,
-            num_images,
-        )
-        return {**preprocessor.generate_postprocess(tokens), "scores": scores}
+        tokens, scores = tokens[:, 1:], None
+        if self.reranker is not None:
+            tokens, scores = rerank(
+                self.reranker,
+                *preprocessor.tokenize_prompts(prompts),
+                tokens,
+                num_images,
+            )
+        out = preprocessor.generate_postprocess(tokens)
+        if scores is not None:
+            out["scores"] = scores
+        if upscale:
+            out["images"] = upscale_images(
+                self.super_resolution, out["images"], verbose=0
+            )
+        return out
 
     def _require_preprocessor(self):
         if self.preprocessor is None:
@@ -280,23 +311,27 @@ class Babeldraw(Seq2SeqLM):
             )
         return self.preprocessor
 
-    # The task's own weights are the reranker's; the image tokenizer's are
-    # saved by the preprocessor.
+    # The task's own weights are its reranker's and upsampler's; the image
+    # tokenizer's are saved by the preprocessor.
     def has_task_weights(self):
-        return self.reranker is not None
+        return self.reranker is not None or self.super_resolution is not None
 
     def save_task_weights(self, filepath):
-        self.reranker.save_weights(filepath)
+        keras.saving.save_weights(
+            self, filepath, objects_to_skip=[self.backbone, self.preprocessor]
+        )
 
     def load_task_weights(self, filepath):
-        self.reranker.load_weights(filepath)
+        keras.saving.load_weights(
+            self, filepath, objects_to_skip=[self.backbone, self.preprocessor]
+        )
 
     def get_config(self):
         config = super().get_config()
         config["prompt_dropout_rate"] = self.prompt_dropout_rate
-        config["reranker"] = (
-            None
-            if self.reranker is None
-            else keras.layers.serialize(self.reranker)
-        )
+        for name in ("reranker", "super_resolution"):
+            component = getattr(self, name)
+            config[name] = (
+                None if component is None else keras.layers.serialize(component)
+            )
         return config
