@@ -165,3 +165,50 @@ def retrieval_accuracy(reranker, captions, images):
     similarity = reranker.similarity_matrix(captions, images)
     best = similarity.argmax(axis=1)
     return float(np.mean([captions[j] == c for j, c in zip(best, captions)]))
+
+
+def bicubic_resize(images, size):
+    """PIL bicubic resize of uint8 `(batch, h, w, 3)` images to `size`."""
+    from PIL import Image
+
+    return np.stack(
+        [
+            np.asarray(
+                Image.fromarray(image).resize((size, size), Image.BICUBIC)
+            )
+            for image in images
+        ]
+    )
+
+
+def super_resolution_psnr(model, photo_names, num_crops=200, size=64, seed=0):
+    """PSNR of an upsampler against PIL bicubic, photograph by photograph.
+
+    Random `size x size` crops of each photograph (at full and half
+    scale) are shrunk by the model's scale with PIL bicubic, then enlarged
+    back by the model and by PIL bicubic.
+
+    Args:
+        model: a `keras_vim.SuperResolution`.
+        photo_names: scikit-image photograph names
+            (`keras_vim.utils.sample_data.load_photo`).
+        num_crops: int. Crops per photograph.
+        size: int. Side of the high-resolution crops.
+        seed: int.
+
+    Returns:
+        `{name: {"model": dB, "bicubic": dB}}`.
+    """
+    from keras_vim.utils.sample_data import photo_pyramid
+    from keras_vim.utils.sample_data import random_crops
+
+    small = size // model.backbone.scale
+    results = {}
+    for name in photo_names:
+        high = random_crops(photo_pyramid([name]), num_crops, size, seed, False)
+        low = bicubic_resize(high, small)
+        results[name] = {
+            "model": psnr(high, model.upscale(low, verbose=0)),
+            "bicubic": psnr(high, bicubic_resize(low, size)),
+        }
+    return results
