@@ -54,6 +54,12 @@ FACTS = {
         r"\b(\d+) text pieces",
         lambda c: c["text_vocabulary_size"],
     ),
+    "scale": (r"\b(\d)x upsampler", lambda c: c["scale"]),
+    "residual blocks": (
+        r"\b(\d+) residual blocks",
+        lambda c: c["num_blocks"],
+    ),
+    "filters": (r"\b(\d+) filters", lambda c: c["filters"]),
 }
 REQUIRED = {
     "vit_vqgan": ("image size", "token grid", "codebook size"),
@@ -63,6 +69,14 @@ REQUIRED = {
         "codebook size",
         "encoder blocks",
         "decoder blocks",
+        "width",
+        "text pieces",
+    ),
+    "super_resolution": ("scale", "residual blocks", "filters"),
+    "babeldraw_reranker": (
+        "token grid",
+        "codebook size",
+        "blocks",
         "width",
         "text pieces",
     ),
@@ -95,9 +109,12 @@ class PresetsTest(TestCase):
         vit_vqgan = set(keras_vim.ViTVQGAN.presets)
         vim = set(keras_vim.VIMTransformer.presets)
         babeldraw = set(keras_vim.Babeldraw.presets)
+        reranker = set(keras_vim.BabeldrawReranker.presets)
         self.assertEqual(
-            vit_vqgan | vim | babeldraw, set(shipped_preset_names())
+            vit_vqgan | vim | babeldraw | reranker,
+            set(shipped_preset_names()),
         )
+        self.assertIn("babeldraw_digits_reranker", reranker)
         self.assertIn("vit_vqgan_photos_64", vit_vqgan)
         self.assertIn("vim_base", vim)
         self.assertIn("babeldraw_20b", babeldraw)
