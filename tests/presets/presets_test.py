@@ -110,10 +110,12 @@ class PresetsTest(TestCase):
         vim = set(keras_vim.VIMTransformer.presets)
         babeldraw = set(keras_vim.Babeldraw.presets)
         reranker = set(keras_vim.BabeldrawReranker.presets)
+        upsampler = set(keras_vim.SuperResolution.presets)
         self.assertEqual(
-            vit_vqgan | vim | babeldraw | reranker,
+            vit_vqgan | vim | babeldraw | reranker | upsampler,
             set(shipped_preset_names()),
         )
+        self.assertIn("super_resolution_photos_2x", upsampler)
         self.assertIn("babeldraw_digits_reranker", reranker)
         self.assertIn("vit_vqgan_photos_64", vit_vqgan)
         self.assertIn("vim_base", vim)
