@@ -34,20 +34,36 @@ class BabeldrawDigitsPresetTest(TestCase):
             kmeans_psnr(train, images, 256, 8) + 1.0,
         )
 
-    def test_guided_samples_match_their_prompts(self):
+    def test_guided_and_reranked_samples_match_their_prompts(self):
         results = babeldraw_digits_match_rates(
-            self.model, num_prompts=60, guidance_scales=(1.0, 3.0), seed=5
+            self.model,
+            num_prompts=60,
+            guidance_scales=(1.0, 3.0),
+            seed=5,
+            num_candidates=8,
         )
-        seen_guided = results["seen, guidance 3"]["match_rate"]
-        seen_plain = results["seen, guidance 1"]["match_rate"]
-        # Measured on 200 other prompts: 56.5% guided, 36% plain (the
-        # issue's bar, 80%, is not met yet; see README).
-        self.assertGreaterEqual(seen_guided, 0.4)
-        self.assertGreater(seen_guided, seen_plain)
-        # Unseen combinations too (measured 58%); a random layout of the
-        # grammar matches far below 1%.
-        unseen_guided = results["unseen, guidance 3"]["match_rate"]
-        self.assertGreaterEqual(unseen_guided, 0.35)
+
+        def rate(name):
+            return results[name]["match_rate"]
+
+        # Measured on 200 other prompts: seen 92% guided, 74.5% plain;
+        # unseen (held-out combinations) 91.5% guided. A random layout of
+        # the grammar matches far below 1%.
+        self.assertGreaterEqual(rate("seen, guidance 3"), 0.8)
+        self.assertGreater(rate("seen, guidance 3"), rate("seen, guidance 1"))
+        self.assertGreaterEqual(rate("unseen, guidance 3"), 0.75)
+        # The bar: the reranker's best of 8 matches more often than
+        # one sample at the same guidance (measured on 200 other prompts:
+        # 74.5% -> 90% unguided, 92% -> 97.5% guided).
+        for kind in ("seen", "unseen"):
+            self.assertGreater(
+                rate(f"{kind}, guidance 1, best of 8"),
+                rate(f"{kind}, guidance 1"),
+            )
+            self.assertGreaterEqual(
+                rate(f"{kind}, guidance 3, best of 8"),
+                rate(f"{kind}, guidance 3"),
+            )
 
     def test_same_seed_same_images(self):
         prompt = ["a red 3 in the top left and a white 0 in the bottom right"]
