@@ -221,6 +221,55 @@ class BabeldrawBackbone(Backbone):
             x = layer(x, padding_mask=padding_mask, training=training)
         return self.encoder_layer_norm(x)
 
+    def load_text_encoder(self, source):
+        """Warm-starts the text encoder from another Babeldraw's.
+
+        Copies the text embeddings, text positions, encoder blocks and
+        encoder LayerNorm of `source`; the image decoder is left as it is.
+        Every shape is checked before anything is copied.
+
+        Args:
+            source: a `BabeldrawBackbone`, or a preset name or folder of one.
+
+        Example:
+        ```python
+        backbone.load_text_encoder("my_babeldraw_preset")
+        ```
+        """
+        if isinstance(source, str):
+            source = BabeldrawBackbone.from_preset(source)
+        if not isinstance(source, BabeldrawBackbone):
+            raise ValueError(
+                "`source` must be a `keras_vim.BabeldrawBackbone` or a preset "
+                f"of one. Received: source={type(source).__name__}"
+            )
+        ours = self._text_encoder_weights()
+        theirs = source._text_encoder_weights()
+        mismatched = [
+            f"{a.path} {tuple(a.shape)} vs {tuple(b.shape)}"
+            for a, b in zip(ours, theirs)
+            if tuple(a.shape) != tuple(b.shape)
+        ]
+        if len(ours) != len(theirs) or mismatched:
+            raise ValueError(
+                "The source's text encoder does not fit this one "
+                f"({len(theirs)} vs {len(ours)} weights"
+                + (f"; {', '.join(mismatched[:3])}" if mismatched else "")
+                + "): it needs the same text vocabulary, width, blocks and "
+                "maximum text length."
+            )
+        for a, b in zip(ours, theirs):
+            a.assign(b)
+
+    def _text_encoder_weights(self):
+        layers = [
+            self.text_embedding,
+            self.text_position_embedding,
+            *self.encoder_layers,
+            self.encoder_layer_norm,
+        ]
+        return [w for layer in layers for w in layer.weights]
+
     def embed(self, image_ids):
         """Start token, then image tokens, plus 2D positions: `length + 1`."""
         start = self.start_embedding(ops.zeros_like(image_ids[:, :1]))

@@ -111,6 +111,35 @@ class BabeldrawBackboneTest(TestCase):
             run_quantization_check=False,
         )
 
+    def test_text_encoder_warm_start(self):
+        keras.utils.set_random_seed(1)
+        source = BabeldrawBackbone(**self.init_kwargs)
+        keras.utils.set_random_seed(2)
+        target = BabeldrawBackbone(**self.init_kwargs)
+        ids = self.input_data["encoder_token_ids"]
+        mask = self.input_data["encoder_padding_mask"]
+        decoder = [
+            ops.convert_to_numpy(w) for w in target.decoder_layers[0].weights
+        ]
+        path = os.path.join(self.get_temp_dir(), "source")
+        source.save_to_preset(path)
+        target.load_text_encoder(path)
+        self.assertAllClose(
+            target.encode(ids, mask), source.encode(ids, mask), atol=1e-6
+        )
+        for before, after in zip(decoder, target.decoder_layers[0].weights):
+            self.assertAllEqual(before, after)
+        # A text encoder of another width is refused, and nothing changes.
+        wider = BabeldrawBackbone(
+            **{**self.init_kwargs, "hidden_dim": 32, "intermediate_dim": 64}
+        )
+        before = ops.convert_to_numpy(wider.encode(ids, mask))
+        with self.assertRaisesRegex(ValueError, "does not fit.*width"):
+            wider.load_text_encoder(source)
+        self.assertAllClose(wider.encode(ids, mask), before)
+        with self.assertRaisesRegex(ValueError, "source=int"):
+            target.load_text_encoder(3)
+
     def test_param_count_by_hand(self):
         backbone = BabeldrawBackbone(**self.init_kwargs)
         self.assertEqual(
