@@ -102,12 +102,7 @@ class BabeldrawReranker(Task):
             return x, y
         if not isinstance(x, (list, tuple)) and not is_array_like(x):
             return x, y
-        if self.preprocessor is None:
-            raise ValueError(
-                "This reranker has no preprocessor: prompts need a "
-                "`keras_vim.BabeldrawPreprocessor`."
-            )
-        return self.preprocessor(x, y)
+        return self._require_preprocessor()(x, y)
 
     def fit(self, x=None, y=None, **kwargs):
         """`fit` on `(prompts, images or image token ids)` pairs.
@@ -148,16 +143,20 @@ class BabeldrawReranker(Task):
         return np.sum(text * image, axis=-1)
 
     def _embeddings(self, prompts, images, batch_size):
+        preprocessor = self._require_preprocessor()
+        token_ids, padding_mask = preprocessor.tokenize_prompts(prompts)
+        image_ids = preprocessor.token_ids(images, name="images")
+        return embed(
+            self.backbone, token_ids, padding_mask, image_ids, batch_size
+        )
+
+    def _require_preprocessor(self):
         if self.preprocessor is None:
             raise ValueError(
                 "This reranker has no preprocessor: prompts need a "
                 "`keras_vim.BabeldrawPreprocessor`."
             )
-        token_ids, padding_mask = self.preprocessor.tokenize_prompts(prompts)
-        image_ids = self.preprocessor.token_ids(images, name="images")
-        return embed(
-            self.backbone, token_ids, padding_mask, image_ids, batch_size
-        )
+        return self.preprocessor
 
     def has_task_weights(self):
         # Every weight, the temperature included, is in the backbone; the
