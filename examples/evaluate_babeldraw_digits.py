@@ -7,8 +7,9 @@ classifiers trained on real digits only (`CanvasJudge`) read every
 quadrant; a sample matches when all four are right. Also prints the
 fraction of samples whose token grid copies a training image exactly,
 every prompt's result with `--per-prompt`, with `--num-candidates K` the
-match rate of the reranker's best of K candidates and its caption -> image
-retrieval among 100 held-out pairs, and how well the preset's image
+match rate of the reranker's best of K candidates, the reranker's caption
+-> image retrieval among 100 held-out pairs (when the preset has one), and
+how well the preset's image
 tokenizer keeps test canvases (PSNR against per-patch k-means with the same
 grid and codebook, and how often the judge still reads the layout).
 
