@@ -63,13 +63,18 @@ class BabeldrawPreprocessor(ImageTokenPreprocessor):
         return self.tokenizer.pad_token_id
 
     def check_backbone(self, backbone):
-        """Raises a `ValueError` unless this fits a `BabeldrawBackbone`."""
+        """Raises a `ValueError` unless this fits `backbone`.
+
+        Any backbone over the same ids: a `BabeldrawBackbone` or a
+        `BabeldrawRerankerBackbone` (both have `grid_size`,
+        `image_vocabulary_size`, `text_vocabulary_size`, `max_text_length`).
+        """
         problems = [
             f"{name} {ours} vs {theirs}"
             for name, ours, theirs in (
                 ("grid_size", self.grid_size, backbone.grid_size),
                 (
-                    "vocabulary_size",
+                    "image vocabulary",
                     self.vocabulary_size,
                     backbone.image_vocabulary_size,
                 ),

@@ -171,35 +171,7 @@ def check_reranker_fits(backbone, preprocessor):
             "`backbone` must be a `keras_vim.BabeldrawRerankerBackbone`. "
             f"Received: backbone={type(backbone).__name__}"
         )
-    problems = [
-        f"{name} {ours} vs {theirs}"
-        for name, ours, theirs in (
-            ("grid_size", preprocessor.grid_size, backbone.grid_size),
-            (
-                "image vocabulary",
-                preprocessor.vocabulary_size,
-                backbone.image_vocabulary_size,
-            ),
-        )
-        if ours != theirs
-    ]
-    tokenizer = preprocessor.tokenizer
-    if tokenizer.proto is not None:
-        size = tokenizer.vocabulary_size()
-        if size != backbone.text_vocabulary_size:
-            problems.append(
-                f"text vocabulary {size} vs {backbone.text_vocabulary_size}"
-            )
-    if tokenizer.sequence_length > backbone.max_text_length:
-        problems.append(
-            f"prompt length {tokenizer.sequence_length} vs "
-            f"{backbone.max_text_length}"
-        )
-    if problems:
-        raise ValueError(
-            "The preprocessor does not fit the reranker (preprocessor vs "
-            f"backbone): {'; '.join(problems)}."
-        )
+    preprocessor.check_backbone(backbone)
 
 
 def embed(backbone, token_ids, padding_mask, image_ids, batch_size=256):
