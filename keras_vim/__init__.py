@@ -3,6 +3,7 @@
 from keras_vim import callbacks
 from keras_vim import generation
 from keras_vim import layers
+from keras_vim import optimizers
 from keras_vim import utils
 from keras_vim.layers.position_embedding_2d import PositionEmbedding2D
 from keras_vim.layers.vector_quantizer import VectorQuantizer

@@ -7,8 +7,9 @@ from keras_hub.models import Backbone
 
 from keras_vim.generation.direct_call import direct_call
 from keras_vim.layers.position_embedding_2d import PositionEmbedding2D
-from keras_vim.models.vim.vim_backbone import VIMBackbone
 from keras_vim.models.vim.vim_decoder_block import VIMDecoderBlock
+from keras_vim.utils.layout_maps import new_layout_map
+from keras_vim.utils.layout_maps import shard_transformer_blocks
 from keras_vim.utils.preset_utils import load_preset
 
 
@@ -306,44 +307,24 @@ class BabeldrawBackbone(Backbone):
             model_parallel_dim_name: mesh axis the weights are split on.
             data_parallel_dim_name: mesh axis the batch is split on.
         """
-        layout_map = VIMBackbone.get_layout_map(
-            device_mesh, model_parallel_dim_name, data_parallel_dim_name
-        )
         model, data = model_parallel_dim_name, data_parallel_dim_name
-        decoder = r"decoder_layer_\d+/"
-        encoder = r"encoder_layer_\d+/"
-        layout_map["text_embedding/embeddings"] = (model, data)
-        attention = r"(self_attention|cross_attention)/(query|key|value)/kernel"
-        layout_map[decoder + attention] = (data, model, None)
-        layout_map[
-            decoder + r"(self|cross)_attention/attention_output/kernel"
-        ] = (
+        layout_map = new_layout_map(device_mesh, model, data)
+        # The image softmax is tied to `token_embedding`.
+        layout_map["(text|token)_embedding/embeddings"] = (model, data)
+        shard_transformer_blocks(
+            layout_map,
+            r"encoder_layer_\d+/",
+            "self_attention_layer",
             model,
-            None,
             data,
         )
-        layout_map[decoder + "feedforward_intermediate_dense/kernel"] = (
-            data,
+        shard_transformer_blocks(
+            layout_map,
+            r"decoder_layer_\d+/",
+            "(self|cross)_attention",
             model,
-        )
-        layout_map[decoder + "feedforward_output_dense/kernel"] = (model, data)
-        layout_map[
-            encoder + r"self_attention_layer/(query|key|value)/kernel"
-        ] = (
-            data,
-            model,
-            None,
-        )
-        layout_map[encoder + "self_attention_layer/attention_output/kernel"] = (
-            model,
-            None,
             data,
         )
-        layout_map[encoder + "feedforward_intermediate_dense/kernel"] = (
-            data,
-            model,
-        )
-        layout_map[encoder + "feedforward_output_dense/kernel"] = (model, data)
         return layout_map
 
     def get_config(self):

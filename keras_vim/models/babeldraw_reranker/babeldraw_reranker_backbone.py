@@ -5,6 +5,8 @@ from keras_hub.layers import TransformerEncoder
 from keras_hub.models import Backbone
 
 from keras_vim.layers.contrastive_logits import ContrastiveLogits
+from keras_vim.utils.layout_maps import new_layout_map
+from keras_vim.utils.layout_maps import shard_transformer_blocks
 from keras_vim.utils.preset_utils import load_preset
 
 
@@ -196,25 +198,16 @@ class BabeldrawRerankerBackbone(Backbone):
             data_parallel_dim_name: mesh axis the batch is split on.
         """
         model, data = model_parallel_dim_name, data_parallel_dim_name
-        layout_map = keras.distribution.LayoutMap(device_mesh)
-        block = r"(text|image)_layer_\d+/"
+        layout_map = new_layout_map(device_mesh, model, data)
         layout_map[r"(text|image)_embedding/embeddings"] = (model, data)
-        layout_map[block + r"self_attention_layer/(query|key|value)/kernel"] = (
-            data,
-            model,
-            None,
-        )
-        layout_map[block + "self_attention_layer/attention_output/kernel"] = (
-            model,
-            None,
-            data,
-        )
-        layout_map[block + "feedforward_intermediate_dense/kernel"] = (
-            data,
-            model,
-        )
-        layout_map[block + "feedforward_output_dense/kernel"] = (model, data)
         layout_map[r"(text|image)_projection/kernel"] = (model, data)
+        shard_transformer_blocks(
+            layout_map,
+            r"(text|image)_layer_\d+/",
+            "self_attention_layer",
+            model,
+            data,
+        )
         return layout_map
 
     def get_config(self):

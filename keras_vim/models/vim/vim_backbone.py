@@ -6,6 +6,8 @@ from keras_hub.models import Backbone
 from keras_vim.generation.direct_call import direct_call
 from keras_vim.layers.position_embedding_2d import PositionEmbedding2D
 from keras_vim.models.vim.vim_decoder_block import VIMDecoderBlock
+from keras_vim.utils.layout_maps import new_layout_map
+from keras_vim.utils.layout_maps import shard_transformer_blocks
 from keras_vim.utils.preset_utils import load_preset
 
 
@@ -197,45 +199,13 @@ class VIMBackbone(Backbone):
             vim = keras_vim.VIMTransformer.from_preset("vim_base")
         ```
         """
-        if keras.distribution is None:
-            raise ValueError(
-                "`keras.distribution` is not available on the "
-                f"{keras.config.backend()} backend; use JAX."
-            )
-        if not isinstance(device_mesh, keras.distribution.DeviceMesh):
-            raise ValueError(
-                "`device_mesh` must be a `keras.distribution.DeviceMesh`. "
-                f"Received: device_mesh={device_mesh!r}"
-            )
-        for name in (model_parallel_dim_name, data_parallel_dim_name):
-            if name not in device_mesh.axis_names:
-                raise ValueError(
-                    f"{name!r} is not an axis of `device_mesh`, whose axes are "
-                    f"{device_mesh.axis_names}."
-                )
         model, data = model_parallel_dim_name, data_parallel_dim_name
-        block = r"transformer_layer_\d+/"
-        layout_map = keras.distribution.LayoutMap(device_mesh)
-        # Paths: transformer_layer_3/self_attention/query/kernel is
-        # (hidden, heads, head_dim); attention_output/kernel is
-        # (heads, head_dim, hidden).
+        layout_map = new_layout_map(device_mesh, model, data)
         layout_map["token_embedding/embeddings"] = (model, data)
         layout_map["token_embedding/reverse_embeddings"] = (data, model)
-        layout_map[block + "self_attention/(query|key|value)/kernel"] = (
-            data,
-            model,
-            None,
+        shard_transformer_blocks(
+            layout_map, r"transformer_layer_\d+/", "self_attention", model, data
         )
-        layout_map[block + "self_attention/attention_output/kernel"] = (
-            model,
-            None,
-            data,
-        )
-        layout_map[block + "feedforward_intermediate_dense/kernel"] = (
-            data,
-            model,
-        )
-        layout_map[block + "feedforward_output_dense/kernel"] = (model, data)
         return layout_map
 
     def get_config(self):

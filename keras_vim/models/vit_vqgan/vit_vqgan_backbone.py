@@ -5,6 +5,8 @@ from keras_hub.models import Backbone
 from keras_vim.layers.vector_quantizer import VectorQuantizer
 from keras_vim.models.vit_vqgan.vit_vqgan_decoder import ViTVQGANDecoder
 from keras_vim.models.vit_vqgan.vit_vqgan_encoder import ViTVQGANEncoder
+from keras_vim.utils.layout_maps import new_layout_map
+from keras_vim.utils.layout_maps import shard_transformer_blocks
 from keras_vim.utils.preset_utils import load_preset
 
 
@@ -179,6 +181,52 @@ class ViTVQGANBackbone(Backbone):
             self.quantizer.lookup_codes(token_ids)
         )
         return ops.clip(reconstruction, 0.0, 1.0)
+
+    @staticmethod
+    def get_layout_map(
+        device_mesh,
+        model_parallel_dim_name="model",
+        data_parallel_dim_name="batch",
+    ):
+        """A `keras.distribution.LayoutMap` for model-parallel training.
+
+        Encoder and decoder blocks as `VIMBackbone.get_layout_map` (attention
+        on heads, MLPs on their hidden axis), the two token-wise MLP heads on
+        their hidden axis; the patch embedding, quantizer and pixel
+        projection are small and stay replicated. Inside VIM and Babeldraw
+        the frozen tokenizer is not in their maps: it runs data-parallel, as
+        in the seed.
+
+        Args:
+            device_mesh: a `keras.distribution.DeviceMesh`.
+            model_parallel_dim_name: mesh axis the weights are split on.
+            data_parallel_dim_name: mesh axis the batch is split on.
+
+        Example:
+        ```python
+        mesh = keras.distribution.DeviceMesh(
+            (2, 4), ("batch", "model"), keras.distribution.list_devices()
+        )
+        layout_map = keras_vim.ViTVQGANBackbone.get_layout_map(mesh)
+        distribution = keras.distribution.ModelParallel(
+            layout_map=layout_map, batch_dim_name="batch"
+        )
+        with distribution.scope():
+            tokenizer = keras_vim.ViTVQGAN.from_preset("vit_vqgan_base")
+        ```
+        """
+        model, data = model_parallel_dim_name, data_parallel_dim_name
+        layout_map = new_layout_map(device_mesh, model, data)
+        shard_transformer_blocks(
+            layout_map,
+            r"(encoder/encoder|decoder/decoder)_block_\d+/",
+            "self_attention_layer",
+            model,
+            data,
+        )
+        layout_map["(encoder|decoder)/head_hidden/kernel"] = (data, model)
+        layout_map["(encoder|decoder)/head_output/kernel"] = (model, data)
+        return layout_map
 
     def get_config(self):
         config = super().get_config()

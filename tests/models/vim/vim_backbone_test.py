@@ -1,4 +1,3 @@
-import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -94,40 +93,6 @@ class VIMBackboneTest(TestCase):
             )
         base = dict(vocabulary_size=8192, grid_size=32, **PAPER["vim_base"])
         self.assertAlmostEqual(vim_param_count(base) / 1e6, 705.2, delta=0.1)
-
-    @pytest.mark.skipif(
-        keras.config.backend() != "jax",
-        reason="keras.distribution layouts are applied on JAX only",
-    )
-    def test_layout_map_covers_the_big_weights(self):
-        devices = keras.distribution.list_devices()
-        mesh = keras.distribution.DeviceMesh(
-            (1, len(devices)), ("batch", "model"), devices
-        )
-        layout_map = keras_vim.VIMBackbone.get_layout_map(mesh)
-        backbone = keras_vim.VIMBackbone(**TINY)
-        sharded = {
-            v.path
-            for v in backbone.weights
-            if layout_map[v.path] is not None
-            and "model" in layout_map[v.path].axes
-        }
-        for v in backbone.weights:
-            big = np.prod(v.shape) >= 16 * 16 and not v.path.startswith(
-                ("class_embedding", "position_embedding")
-            )
-            if big:
-                self.assertIn(v.path, sharded)
-        # Axes match ranks.
-        for path in sharded:
-            (variable,) = [v for v in backbone.weights if v.path == path]
-            self.assertEqual(len(layout_map[path].axes), len(variable.shape))
-        with pytest.raises(ValueError, match="device_mesh"):
-            keras_vim.VIMBackbone.get_layout_map("mesh")
-        with pytest.raises(ValueError, match="'tensor'"):
-            keras_vim.VIMBackbone.get_layout_map(
-                mesh, model_parallel_dim_name="tensor"
-            )
 
     @pytest.mark.large
     def test_all_presets(self):
