@@ -94,13 +94,14 @@ def shuffled_fit_inputs(
         return fit_kwargs
     batch_size = batch_size or 32
     first_epoch = _FirstEpoch()
+    seed = int(np.random.randint(2**31 - 1))
     batches = _EpochBatches(
         arrays,
         num_samples,
         batch_size,
         epochs,
         steps_per_epoch,
-        seed=int(np.random.randint(2**31 - 1)),
+        seed=seed,
         first_epoch=first_epoch,
     )
     fit_kwargs.update(
@@ -111,7 +112,7 @@ def shuffled_fit_inputs(
         # The order is ours; keras-hub would only warn about `shuffle`.
         shuffle=False,
         steps_per_epoch=batches.steps_per_epoch,
-        callbacks=list(callbacks or []) + [first_epoch],
+        callbacks=list(callbacks or []) + [_EpochSeeds(seed), first_epoch],
     )
     if validation_data is not None:
         # keras-hub batches validation arrays by `batch_size`, now `None`.
@@ -275,3 +276,42 @@ class _Batches:
         return tree.map_structure(
             lambda a: a[start : start + self.batch_size], self.arrays
         )
+
+
+class _EpochSeeds(keras.callbacks.Callback):
+    """Restarts every random layer's stream from `(seed, epoch)`.
+
+    `BackupAndRestore` saves weights and optimizer, not the states of the
+    layers' `SeedGenerator`s (dropout, prompt dropout): without this, a
+    resumed epoch would draw other dropout masks than the uninterrupted
+    run did. On torch, Keras's unseeded dropout draws from torch's global
+    generator instead, so that one is reseeded too. This happens at the
+    epoch's first batch, after the data iterator exists (torch's draws
+    a seed from the global generator when it starts).
+    """
+
+    def __init__(self, seed):
+        super().__init__()
+        self.seed = seed
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 0:
+            self._reseed(self.epoch)
+
+    def _reseed(self, epoch):
+        states = [
+            v for v in self.model.variables if v.name == "seed_generator_state"
+        ]
+        for index, state in enumerate(states):
+            entropy = np.random.SeedSequence([self.seed, epoch, index])
+            start = entropy.generate_state(1)[0] % 2**31
+            state.assign(np.array([start, 0], dtype=state.dtype))
+        if keras.config.backend() == "torch":
+            import torch
+
+            entropy = np.random.SeedSequence([self.seed, epoch])
+            torch.manual_seed(int(entropy.generate_state(1)[0]))

@@ -11,9 +11,13 @@ from keras_vim.utils.shuffled_fit import shuffled_fit_inputs
 class LinearTask(Task):
     """A one-unit linear regression whose `fit` shuffles its arrays."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, dropout=0.0, **kwargs):
         inputs = keras.Input((1,), name="x")
-        outputs = keras.layers.Dense(1, name="dense")(inputs)
+        hidden = inputs
+        if dropout:
+            hidden = keras.layers.Dense(8, name="hidden")(hidden)
+            hidden = keras.layers.Dropout(dropout)(hidden)
+        outputs = keras.layers.Dense(1, name="dense")(hidden)
         super().__init__(inputs=inputs, outputs=outputs, compile=False)
         self.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
 
@@ -157,7 +161,8 @@ class ShuffledFitTest(TestCase):
 
         def fit(callbacks, seed=1):
             keras.utils.set_random_seed(seed)
-            model = LinearTask()
+            # Dropout: the resumed epochs must also draw the same masks.
+            model = LinearTask(dropout=0.5)
             model.fit(x, y, callbacks=callbacks, **fit_kwargs)
             return model.get_layer("dense").get_weights()
 
