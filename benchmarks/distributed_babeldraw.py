@@ -4,7 +4,7 @@ On the JAX backend with 8 simulated CPU devices (set here, before JAX
 starts): the time of one training step of a small Babeldraw (the shipped
 `babeldraw_digits` sizes, random weights, global batch 32) on one device,
 under `DataParallel` over 8 devices and under `ModelParallel` on a 2x4 and
-a 1x8 ("batch", "model") mesh, with the bytes of weights plus optimizer
+a 4x2 ("batch", "model") mesh, with the bytes of weights plus optimizer
 state each device holds; then optimizer-state bytes per parameter of the
 seed's recipe (`Int8MomentumAdafactor`) against `keras.optimizers.AdamW`
 and Keras's `Adafactor`, for that model and for one Transformer block of
@@ -82,7 +82,9 @@ def train_step_figures(distribution):
         rng = np.random.default_rng(0)
         prompts = [PROMPTS[i % 4] for i in range(BATCH)]
         ids = rng.integers(0, 256, (BATCH, 64)).astype("int32")
-        x, y, sample_weight = model.preprocessor(prompts, ids)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(
+            model.preprocessor(prompts, ids)
+        )
         seconds = best_time(
             lambda: model.train_on_batch(x, y, sample_weight), repeats=5
         )
@@ -123,7 +125,7 @@ def main():
     results = {"devices": len(devices)}
     meshes = {
         "model_parallel_2x4": (2, 4),
-        "model_parallel_1x8": (1, 8),
+        "model_parallel_4x2": (4, 2),
     }
     runs = {"one_device": None}
     runs["data_parallel_8"] = keras.distribution.DataParallel(devices=devices)

@@ -50,6 +50,15 @@ class ContrastiveLogits(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0], input_shape[1][0])
 
+    def compute_output_spec(self, inputs):
+        # From the specs: Keras gives `compute_output_shape` no shapes for
+        # numpy inputs (keras-hub's precision test passes numpy).
+        text, image = inputs
+        return keras.KerasTensor(
+            self.compute_output_shape([text.shape, image.shape]),
+            self.compute_dtype,
+        )
+
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -79,6 +79,9 @@ class VectorQuantizer(keras.layers.Layer):
             shape=(self.codebook_size, self.lookup_dim),
             initializer=keras.initializers.RandomNormal(stddev=1.0),
             dtype="float32",
+            # Read at full precision inside `call` too: a mixed policy would
+            # otherwise round the codebook to bfloat16 before the distances.
+            autocast=False,
             name="codebook",
         )
         if self.track_dead_codes:
@@ -88,6 +91,7 @@ class VectorQuantizer(keras.layers.Layer):
                 initializer="zeros",
                 dtype="float32",
                 trainable=False,
+                autocast=False,
                 name="code_usage",
             )
             self.recent_inputs = self.add_weight(
@@ -95,6 +99,7 @@ class VectorQuantizer(keras.layers.Layer):
                 initializer="zeros",
                 dtype="float32",
                 trainable=False,
+                autocast=False,
                 name="recent_inputs",
             )
             self.buffer_position = self.add_weight(

@@ -20,6 +20,29 @@ UNK_TOKEN = "<unk>"
 PAD_TOKEN_ID = 0
 
 
+class _ClassOnlyTrain:
+    """`train` that trains a new tokenizer when called on the class.
+
+    On an instance `train` is the base class's: under the torch backend a
+    Keras layer is a `torch.nn.Module`, and `model.fit` calls
+    `module.train(mode)` on every submodule, the tokenizer of a task's
+    preprocessor included.
+    """
+
+    def __init__(self, function):
+        self.function = function
+        self.__doc__ = function.__doc__
+
+    def __get__(self, instance, owner):
+        if instance is not None:
+            base_train = getattr(
+                super(BabeldrawTokenizer, instance), "train", None
+            )
+            if base_train is not None:
+                return base_train
+        return self.function.__get__(owner, owner)
+
+
 @keras.saving.register_keras_serializable(package="keras_vim")
 class BabeldrawTokenizer(SentencePieceTokenizer):
     """Babeldraw's text tokenizer: SentencePiece, padded to a fixed length.
@@ -95,7 +118,7 @@ class BabeldrawTokenizer(SentencePieceTokenizer):
             proto=proto, sequence_length=int(sequence_length), **kwargs
         )
 
-    @classmethod
+    @_ClassOnlyTrain
     def train(
         cls,
         texts,

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 
+@keras.saving.register_keras_serializable(package="keras_vim")
 class BlockFeatures(keras.layers.Layer):
     """Sequence-mean outputs of some blocks of a frozen `VIMBackbone`.
 
@@ -37,3 +38,27 @@ class BlockFeatures(keras.layers.Layer):
             if i in self.block_indices:
                 features[i] = ops.mean(ops.cast(x, "float32"), axis=1)
         return [features[i] for i in self.block_indices]
+
+    def compute_output_spec(self, token_ids):
+        # Not traced: torch traces on the "meta" device, where a mixed
+        # precision backbone's variables are not autocast, and the eager
+        # fallback's placeholder length overruns the position embedding.
+        shape = (token_ids.shape[0], self.backbone.hidden_dim)
+        return [keras.KerasTensor(shape, "float32") for _ in self.block_indices]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "backbone": keras.layers.serialize(self.backbone),
+                "block_indices": self.block_indices,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config["backbone"], dict):
+            config["backbone"] = keras.layers.deserialize(config["backbone"])
+        return cls(**config)

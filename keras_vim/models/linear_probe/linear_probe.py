@@ -10,6 +10,7 @@ from keras_vim.models.vim.vim_causal_lm_preprocessor import (
 from keras_vim.utils.compile_config import compile_from_saved_config
 from keras_vim.utils.frozen_copy import frozen_copy
 from keras_vim.utils.shuffled_fit import shuffled_fit_inputs
+from keras_vim.utils.validation import is_array_like
 from keras_vim.utils.validation import to_numpy
 
 
@@ -32,7 +33,8 @@ class LinearProbe(Task):
         block_index: int in `[0, num_layers)`.
         num_classes: int > 1.
         image_tokenizer: `None` or a `keras_vim.ViTVQGAN`, to `fit` and
-            `predict` on images.
+            `predict` on images. Held frozen and saved with the probe
+            (`.keras` files and presets).
 
     Example:
     ```python
@@ -106,6 +108,11 @@ class LinearProbe(Task):
             vocabulary_size=backbone.vocabulary_size,
         )
 
+    @property
+    def image_tokenizer(self):
+        """The frozen ViT-VQGAN that encodes images, or `None`."""
+        return self.token_preprocessor.image_tokenizer
+
     def compile(
         self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs
     ):
@@ -123,21 +130,32 @@ class LinearProbe(Task):
         compile_from_saved_config(self, config)
 
     def _tokens(self, x):
+        # A dataset's batches are model-ready token ids.
+        if _is_dataset(x):
+            return x
         return self.token_preprocessor.token_ids(x)
 
     def features(self, x, batch_size=128):
-        """Mean block features `(batch, hidden_dim)` of ids or images."""
+        """Mean block features `(batch, hidden_dim)` of ids or images (or
+        a dataset of token-id batches)."""
         token_ids = self._tokens(x)
         extractor = keras.Model(self.input, self.normalization.input)
+        if _is_dataset(token_ids):
+            batch_size = None
         return np.asarray(
             extractor.predict(token_ids, batch_size=batch_size, verbose=0)
         )
 
     def fit(self, x=None, y=None, batch_size=None, **kwargs):
-        """`fit` on token ids (or images, with a tokenizer) and labels.
+        """`fit` on token ids (or images, with a tokenizer) and labels, or
+        on a dataset of `(token_ids, labels)` batches.
 
         The first call adapts the feature standardisation to `x`.
         """
+        if _is_dataset(x):
+            if not self._standardisation_adapted():
+                self.normalization.adapt(self.features(x))
+            return super().fit(x, y, batch_size=batch_size, **kwargs)
         tokens = self._tokens(x)
         labels = _labels(y, self.num_classes, len(tokens))
         # Arguments are checked before the standardisation changes.
@@ -157,6 +175,8 @@ class LinearProbe(Task):
         return bool(np.any(mean != 0) or np.any(variance != 1))
 
     def evaluate(self, x=None, y=None, **kwargs):
+        if _is_dataset(x):
+            return super().evaluate(x, y, **kwargs)
         tokens = self._tokens(x)
         labels = _labels(y, self.num_classes, len(tokens))
         return super().evaluate(tokens, labels, **kwargs)
@@ -215,8 +235,29 @@ class LinearProbe(Task):
             "backbone": keras.layers.serialize(self.backbone),
             "block_index": self.block_index,
             "num_classes": self.num_classes,
+            # The frozen tokenizer's config, as its preprocessor writes it
+            # (without compile state); its weights are the task's.
+            "image_tokenizer": self.token_preprocessor.get_config()[
+                "image_tokenizer"
+            ],
             "name": self.name,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("image_tokenizer"), dict):
+            config["image_tokenizer"] = keras.layers.deserialize(
+                config["image_tokenizer"]
+            )
+        return super().from_config(config)
+
+
+def _is_dataset(x):
+    """A `tf.data` or grain dataset (or generator), not arrays."""
+    return x is not None and not (
+        is_array_like(x) or isinstance(x, (tuple, dict))
+    )
 
 
 def _labels(y, num_classes, num_examples):

@@ -14,6 +14,7 @@ from keras_vim.models.babeldraw.babeldraw_preprocessor import (
     BabeldrawPreprocessor,
 )
 from keras_vim.models.babeldraw.babeldraw_tokenizer import BabeldrawTokenizer
+from tests.models.task_test_utils import eager_dataset_maps
 from tests.models.vim.vim_transformer_test import tiny_tokenizer
 
 CAPTIONS = [
@@ -28,6 +29,21 @@ def text_tokenizer(sequence_length=12):
     return BabeldrawTokenizer.train(
         CAPTIONS, vocabulary_size=32, sequence_length=sequence_length
     )
+
+
+@keras.saving.register_keras_serializable(package="keras_vim_tests")
+class PairedBabeldrawPreprocessor(BabeldrawPreprocessor):
+    """A `BabeldrawPreprocessor` that also takes `x=(prompts, images)`.
+
+    keras-hub's `run_task_test` calls `predict(x)` without `y`, but the
+    images (`y` here) are Babeldraw's decoder inputs; keras-hub's
+    `Seq2SeqLMPreprocessor` takes both sides in `x` for the same reason.
+    """
+
+    def call(self, x, y=None, sample_weight=None):
+        if y is None and isinstance(x, tuple):
+            x, y = x
+        return super().call(x, y, sample_weight)
 
 
 def tiny_config(**kwargs):
@@ -67,6 +83,18 @@ def model_inputs(model, prompts, image_ids):
 
 def random_ids(n, seed=0):
     return np.random.default_rng(seed).integers(0, 32, (n, 16)).astype("int32")
+
+
+def digits_preset_inputs():
+    """Model inputs for the digits presets: "a red 3 in the top left"
+    (the ids their tokenizer gives it) and 64 image ids."""
+    prompt = np.zeros((1, 32), "int32")
+    prompt[0, :10] = [5, 10, 52, 63, 50, 72, 8, 9, 26, 24]
+    return {
+        "encoder_token_ids": prompt,
+        "encoder_padding_mask": prompt != 0,
+        "decoder_token_ids": (np.arange(64) * 5 % 256).astype("int32")[None],
+    }
 
 
 def backbone_count(c, tied=True):
@@ -148,6 +176,57 @@ class BabeldrawBackboneTest(TestCase):
 
 
 class BabeldrawTest(TestCase):
+    def setUp(self):
+        # One block each: the harness compiles several functions.
+        config = tiny_config(num_encoder_layers=1, num_decoder_layers=1)
+        self.init_kwargs = {
+            "backbone": BabeldrawBackbone(**config),
+            "preprocessor": PairedBabeldrawPreprocessor(
+                text_tokenizer(), grid_size=4, vocabulary_size=32
+            ),
+        }
+        self.train_data = ((np.array(CAPTIONS[:4]), random_ids(4)),)
+
+    def test_task_basics(self):
+        # The preprocessor is eager (SentencePiece and numpy checks):
+        # `tf.data` runs it through `tf.py_function`.
+        with eager_dataset_maps():
+            self.run_task_test(
+                cls=Babeldraw,
+                init_kwargs=self.init_kwargs,
+                train_data=self.train_data,
+                # Logits over the 32 codes for each of the 16 positions.
+                expected_output_shape=(4, 16, 32),
+            )
+
+    @pytest.mark.large
+    def test_all_presets(self):
+        self.run_preset_test(
+            cls=Babeldraw,
+            preset="babeldraw_digits",
+            input_data=digits_preset_inputs(),
+            # Logits over the 256 codes at each of the 64 positions.
+            expected_output_shape=(1, 64, 256),
+            expected_partial_output=np.array(
+                [3.8019, 0.4762, 5.3233, -3.9442, 5.3233], "float32"
+            ),
+        )
+
+    @pytest.mark.skipif(
+        keras.config.backend() != "torch",
+        reason="Only torch layers are modules with a `train(mode)`.",
+    )
+    def test_fit_after_the_preprocessor_is_set_again(self):
+        # Setting `task.preprocessor` (keras-hub's split preprocessing) makes
+        # it a torch submodule, and `fit` calls `train(mode)` on every
+        # submodule: the tokenizer's class-level `train` must not answer.
+        model = build()
+        model.preprocessor = model.preprocessor
+        history = model.fit(CAPTIONS[:4], random_ids(4), epochs=1, verbose=0)
+        self.assertTrue(np.isfinite(history.history["loss"][0]))
+        tokenizer = BabeldrawTokenizer.train(CAPTIONS, vocabulary_size=32)
+        self.assertEqual(tokenizer.vocabulary_size(), 32)
+
     def test_causality_and_cross_attention(self):
         model = build(dropout=0.0)
         ids = random_ids(1)

@@ -11,8 +11,10 @@ from keras_vim.models.babeldraw.babeldraw_preprocessor import (
     BabeldrawPreprocessor,
 )
 from tests.models.babeldraw.babeldraw_test import CAPTIONS
+from tests.models.babeldraw.babeldraw_test import digits_preset_inputs
 from tests.models.babeldraw.babeldraw_test import random_ids
 from tests.models.babeldraw.babeldraw_test import text_tokenizer
+from tests.models.task_test_utils import with_pass_through_preprocessor
 from tests.models.vim.vim_transformer_test import tiny_tokenizer
 
 CONFIG = dict(
@@ -97,7 +99,53 @@ class BabeldrawRerankerBackboneTest(TestCase):
         )
 
 
+# The reranker's `predict` and datasets take model-ready batches (its
+# preprocessor runs on arrays in `fit`, `score` and `similarity_matrix`), so
+# keras-hub's `run_task_test` feeds it those, through a preprocessor that
+# passes them on.
+RerankerWithPassThrough = with_pass_through_preprocessor(
+    keras_vim.BabeldrawReranker
+)
+
+
 class BabeldrawRerankerTest(TestCase):
+    def setUp(self):
+        self.init_kwargs = {
+            "backbone": keras_vim.BabeldrawRerankerBackbone(**CONFIG)
+        }
+        token_ids, padding_mask = text_tokenizer().tokenize_prompts(
+            CAPTIONS[:4]
+        )
+        image_ids = random_ids(4)
+        inputs = {
+            "encoder_token_ids": token_ids,
+            "encoder_padding_mask": padding_mask,
+            "decoder_token_ids": image_ids,
+        }
+        # The loss ignores `y`; `fit` passes the image ids.
+        self.train_data = (inputs, image_ids)
+
+    def test_task_basics(self):
+        self.run_task_test(
+            cls=RerankerWithPassThrough,
+            init_kwargs=self.init_kwargs,
+            train_data=self.train_data,
+            batch_size=4,
+            # Every prompt's logit against every image of the batch.
+            expected_output_shape=(4, 4),
+        )
+
+    @pytest.mark.large
+    def test_all_presets(self):
+        self.run_preset_test(
+            cls=keras_vim.BabeldrawReranker,
+            preset="babeldraw_digits_reranker",
+            input_data=digits_preset_inputs(),
+            # The similarity logit of the one prompt and image.
+            expected_output_shape=(1, 1),
+            expected_partial_output=np.array([-12.0829], "float32"),
+        )
+
     def test_loss_is_symmetric_infonce(self):
         logits = np.random.default_rng(0).normal(size=(5, 5))
         logits = logits.astype("float32")

@@ -6,7 +6,15 @@ from keras import ops
 from keras_hub.src.tests.test_case import TestCase
 
 import keras_vim
+from tests.models.task_test_utils import with_pass_through_preprocessor
 from tests.models.vim.vim_backbone_test import TINY
+from tests.models.vim.vim_transformer_test import tiny_tokenizer
+
+# The probe has no preprocessor (its token ids go straight to the frozen
+# backbone); keras-hub's `run_task_test` calls one.
+LinearProbeWithPassThrough = with_pass_through_preprocessor(
+    keras_vim.LinearProbe
+)
 
 
 class LinearProbeTest(TestCase):
@@ -18,6 +26,20 @@ class LinearProbeTest(TestCase):
         # probe on any backbone, random ones included.
         self.labels = np.arange(64) % 2
         self.tokens = rng.integers(0, 4, (64, 16)) + 16 * self.labels[:, None]
+        self.init_kwargs = {
+            "backbone": self.backbone,
+            "block_index": 1,
+            "num_classes": 2,
+        }
+
+    def test_task_basics(self):
+        self.run_task_test(
+            cls=LinearProbeWithPassThrough,
+            init_kwargs=self.init_kwargs,
+            train_data=(self.tokens[:4], self.labels[:4]),
+            # Class probabilities.
+            expected_output_shape=(4, 2),
+        )
 
     def test_callers_backbone_is_left_as_it_is(self):
         keras_vim.LinearProbe(self.backbone, block_index=0, num_classes=2)
@@ -80,6 +102,36 @@ class LinearProbeTest(TestCase):
             ),
             input_data=self.tokens[:4],
         )
+
+    def test_image_tokenizer_survives_saving(self):
+        tokenizer = tiny_tokenizer()
+        probe = keras_vim.LinearProbe(
+            self.backbone,
+            block_index=1,
+            num_classes=2,
+            image_tokenizer=tokenizer,
+        )
+        images = np.random.default_rng(0).uniform(size=(4, 16, 16, 3))
+        expected = probe.predict(images, verbose=0)
+        ids = tokenizer.encode(images)
+
+        file = os.path.join(self.get_temp_dir(), "probe.keras")
+        probe.save(file)
+        path = os.path.join(self.get_temp_dir(), "probe")
+        probe.save_to_preset(path)
+        for restored in (
+            keras.saving.load_model(file),
+            keras_vim.LinearProbe.from_preset(path),
+        ):
+            self.assertAllClose(
+                restored.predict(images, verbose=0), expected, atol=1e-6
+            )
+            self.assertAllEqual(restored.image_tokenizer.encode(images), ids)
+            self.assertAllClose(
+                restored.image_tokenizer.decode(ids),
+                tokenizer.decode(ids),
+                atol=1e-6,
+            )
 
     def test_features_are_mean_of_block_output(self):
         probe = keras_vim.LinearProbe(

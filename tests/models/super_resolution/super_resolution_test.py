@@ -7,6 +7,8 @@ from keras_hub.src.tests.test_case import TestCase
 
 import keras_vim
 from keras_vim.utils.image_utils import psnr
+from tests.models.task_test_utils import with_pass_through_preprocessor
+from tests.models.vit_vqgan.vit_vqgan_backbone_test import ramp_images
 
 TINY = dict(scale=2, num_blocks=2, filters=16)
 
@@ -28,21 +30,6 @@ def blocky_pairs(n, size=8, seed=0):
     cells = rng.integers(0, 256, (n, size // 2, size // 2, 3)).astype("uint8")
     low = cells.repeat(2, axis=1).repeat(2, axis=2)
     return low, low.repeat(2, axis=1).repeat(2, axis=2)
-
-
-class PixelShuffleTest(TestCase):
-    def test_against_a_loop(self):
-        x = np.random.default_rng(0).normal(size=(2, 3, 4, 12))
-        out = ops.convert_to_numpy(keras_vim.layers.PixelShuffle(2)(x))
-        self.assertEqual(out.shape, (2, 6, 8, 3))
-        for i in range(3):
-            for j in range(4):
-                for a in range(2):
-                    for b in range(2):
-                        self.assertAllClose(
-                            out[:, 2 * i + a, 2 * j + b],
-                            x[:, i, j].reshape(2, 2, 2, 3)[:, a, b],
-                        )
 
 
 class SuperResolutionBackboneTest(TestCase):
@@ -71,7 +58,43 @@ class SuperResolutionBackboneTest(TestCase):
             keras_vim.SuperResolutionBackbone(scale=3)
 
 
+# `SuperResolution` has no preprocessor (images are checked and scaled in
+# `fit` and `upscale`); keras-hub's `run_task_test` calls one.
+SuperResolutionWithPassThrough = with_pass_through_preprocessor(
+    keras_vim.SuperResolution
+)
+
+
 class SuperResolutionTest(TestCase):
+    def setUp(self):
+        self.init_kwargs = {
+            "backbone": keras_vim.SuperResolutionBackbone(**TINY)
+        }
+        low, high = blocky_pairs(4)
+        self.train_data = (
+            low.astype("float32") / 255,
+            high.astype("float32") / 255,
+        )
+
+    def test_task_basics(self):
+        self.run_task_test(
+            cls=SuperResolutionWithPassThrough,
+            init_kwargs=self.init_kwargs,
+            train_data=self.train_data,
+            expected_output_shape=(4, 16, 16, 3),
+        )
+
+    def test_all_presets(self):
+        self.run_preset_test(
+            cls=keras_vim.SuperResolution,
+            preset="super_resolution_photos_2x",
+            input_data=ramp_images(8),
+            expected_output_shape=(1, 16, 16, 3),
+            expected_partial_output=np.array(
+                [-0.0223, -0.0149, 0.4903, 0.026, -0.0111], "float32"
+            ),
+        )
+
     def test_untrained_model_is_bilinear_upsampling(self):
         model = build()
         flat = np.full((1, 8, 8, 3), 0.25, "float32")

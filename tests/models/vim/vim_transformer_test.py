@@ -2,11 +2,13 @@ import os
 
 import keras
 import numpy as np
+import pytest
 from keras import ops
 from keras_hub.samplers import GreedySampler
 from keras_hub.src.tests.test_case import TestCase
 
 import keras_vim
+from tests.models.task_test_utils import eager_dataset_maps
 from tests.models.vim.vim_backbone_test import TINY
 from tests.models.vim.vim_backbone_test import random_tokens
 
@@ -54,6 +56,49 @@ def with_class_prompt(class_ids, tokens):
 
 
 class VIMTransformerTest(TestCase):
+    def setUp(self):
+        # Unconditional: `run_task_test` calls `predict(x)` with no `y`, and
+        # a class-conditional VIM takes its class ids as `y`.
+        self.init_kwargs = {
+            "backbone": keras_vim.VIMBackbone(**{**TINY, "num_classes": 0})
+        }
+        self.train_data = (random_tokens(4),)
+
+    def test_task_basics(self):
+        # The preprocessor is eager (numpy checks, the image tokenizer):
+        # `tf.data` runs it through `tf.py_function`.
+        with eager_dataset_maps():
+            self.run_task_test(
+                cls=keras_vim.VIMTransformer,
+                init_kwargs=self.init_kwargs,
+                train_data=self.train_data,
+                # Logits over the 32 codes for each of the 16 positions.
+                expected_output_shape=(4, 16, 32),
+            )
+
+    @pytest.mark.large
+    def test_all_presets(self):
+        token_ids = (np.arange(16) * 7 % 128).astype("int32")[None]
+        for preset, class_id, expected in (
+            ("vim_digits", 0, [-2.3251, 3.9613, 4.382, -3.6853, -3.163]),
+            (
+                "vim_digits_class",
+                3,
+                [-2.5229, -1.775, 5.7308, -6.0674, -0.8262],
+            ),
+        ):
+            self.run_preset_test(
+                cls=keras_vim.VIMTransformer,
+                preset=preset,
+                input_data={
+                    "token_ids": token_ids,
+                    "class_ids": np.array([class_id], "int32"),
+                },
+                # Logits over the 128 codes at each of the 16 positions.
+                expected_output_shape=(1, 16, 128),
+                expected_partial_output=np.array(expected, "float32"),
+            )
+
     def test_causality(self):
         model = build(dropout=0.0)
         tokens = random_tokens(1)
@@ -309,18 +354,3 @@ class VIMTransformerTest(TestCase):
             seed=np.int64(1),
         )
         self.assertEqual(out["token_ids"].shape, (1, 4, 4))
-
-
-class ClassDropoutTest(TestCase):
-    def test_drops_only_in_training(self):
-        from keras_vim.models.vim.vim_class_dropout import VIMClassDropout
-
-        layer = VIMClassDropout(0.5, 10, seed=0)
-        ids = np.arange(1000) % 10
-        train = ops.convert_to_numpy(layer(ids, training=True))
-        self.assertAllEqual(ops.convert_to_numpy(layer(ids)), ids)
-        dropped = np.mean(train == 10)
-        self.assertGreater(dropped, 0.4)
-        self.assertLess(dropped, 0.6)
-        kept = train != 10
-        self.assertAllEqual(train[kept], ids[kept])

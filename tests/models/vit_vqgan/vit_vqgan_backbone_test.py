@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from keras import ops
 from keras_hub.src.tests.test_case import TestCase
 
@@ -6,6 +7,56 @@ from keras_vim.models.vit_vqgan.vit_vqgan_backbone import ViTVQGANBackbone
 from keras_vim.utils.preset_utils import architecture_only_configs
 
 ARCHITECTURE_PRESETS = architecture_only_configs(ViTVQGANBackbone)
+
+# The start of every output of the trained presets on `ramp_images`.
+TRAINED_PRESET_OUTPUTS = {
+    "vit_vqgan_digits_32": {
+        "reconstruction": [0.0153, -0.0022, 0.0321, 0.0228, 0.0285],
+        "location": [-2.0677, -2.2172, -1.9395, -2.009, -1.9663],
+        "log_scale": [-5.3922, -5.1624, -5.2015, -5.0098, -5.0295],
+        "token_ids": [107, 107, 100, 100, 107],
+        "quantizer_loss": [0.0051],
+    },
+    "vit_vqgan_photos_64": {
+        "reconstruction": [0.0728, 0.0985, 0.1465, 0.0683, 0.1001],
+        "location": [-1.6715, -1.5247, -1.282, -1.6984, -1.516],
+        "log_scale": [-1.6986, -1.6222, -1.2545, -1.8088, -1.6094],
+        "token_ids": [26, 133, 155, 242, 182],
+        "quantizer_loss": [0.0029],
+    },
+}
+
+
+def ramp_images(size):
+    """One image: red grows left to right, green top to bottom."""
+    ramp = np.linspace(0, 1, size, dtype="float32")
+    images = np.full((1, size, size, 3), 0.5, "float32")
+    images[..., 0] = ramp[None, :]
+    images[..., 1] = ramp[:, None]
+    return images
+
+
+def run_trained_preset_tests(test, cls):
+    """`run_preset_test` on the trained ViT-VQGAN presets (backbone or task)."""
+    for preset, expected in TRAINED_PRESET_OUTPUTS.items():
+        size = int(preset.rsplit("_", 1)[-1])
+        grid = size // 8
+        test.run_preset_test(
+            cls=cls,
+            preset=preset,
+            input_data=ramp_images(size),
+            expected_output_shape={
+                "reconstruction": (1, size, size, 3),
+                "location": (1, size, size, 3),
+                "log_scale": (1, size, size, 3),
+                "token_ids": (1, grid * grid),
+                "quantizer_loss": (1,),
+            },
+            expected_partial_output={
+                k: np.array(v, "float32") for k, v in expected.items()
+            },
+        )
+
 
 TINY = dict(
     image_size=16,
@@ -67,6 +118,10 @@ class ViTVQGANBackboneTest(TestCase):
             # compute dtype. `test_mixed_precision` checks what holds instead.
             run_mixed_precision_check=False,
         )
+
+    @pytest.mark.large
+    def test_all_presets(self):
+        run_trained_preset_tests(self, ViTVQGANBackbone)
 
     def test_saved_model(self):
         self.run_model_saving_test(

@@ -10,6 +10,9 @@ from keras_hub.src.tests.test_case import TestCase
 import keras_vim
 from keras_vim.models.vit_vqgan import vit_vqgan_losses as losses
 from tests.models.vit_vqgan.vit_vqgan_backbone_test import TINY
+from tests.models.vit_vqgan.vit_vqgan_backbone_test import (
+    run_trained_preset_tests,
+)
 
 
 def build_task(discriminator_base_filters=4, compile=True, **backbone_kwargs):
@@ -94,6 +97,11 @@ class ViTVQGANTest(TestCase):
             # No VGG16 download in tests.
             compile_kwargs={"perceptual_weight": 0.0},
         )
+
+    @pytest.mark.large
+    def test_all_presets(self):
+        # The task's outputs are its backbone's.
+        run_trained_preset_tests(self, keras_vim.ViTVQGAN)
 
     def test_compile_argument(self):
         # Building VGG16 would download its weights: the automatic compile
