@@ -1,5 +1,4 @@
 import keras
-from keras import ops
 from keras_hub.layers import PositionEmbedding
 from keras_hub.layers import TransformerEncoder
 
@@ -7,9 +6,10 @@ from keras_hub.layers import TransformerEncoder
 class ViTTrunkMixin:
     """The part ViT-VQGAN's encoder and decoder share.
 
-    Learned position embedding, pre-LN Transformer blocks, a float32
-    LayerNorm, then the two-layer feed-forward head with tanh in the middle
-    (Yu et al., 2021, section 3.1). The sublayers are attributes of the
+    Learned position embedding, pre-LN Transformer blocks, a LayerNorm
+    (Keras computes it in float32 under mixed precision), then the
+    two-layer feed-forward head with tanh in the middle (Yu et al., 2021,
+    section 3.1). The sublayers are attributes of the
     layer itself, so weight paths read `encoder/encoder_block_0/...`.
     """
 
@@ -31,7 +31,9 @@ class ViTTrunkMixin:
             for i in range(self.num_layers)
         ]
         self.output_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype="float32", name="output_norm"
+            epsilon=self.layer_norm_epsilon,
+            dtype=self.dtype_policy,
+            name="output_norm",
         )
         self.head_hidden = keras.layers.Dense(
             self.intermediate_dim,
@@ -56,7 +58,7 @@ class ViTTrunkMixin:
         x = tokens + self.position_embedding(tokens)
         for block in self.blocks:
             x = block(x, training=training)
-        x = ops.cast(self.output_norm(x), self.compute_dtype)
+        x = self.output_norm(x)
         return self.head_output(self.head_hidden(x))
 
     def _trunk_config(self):
