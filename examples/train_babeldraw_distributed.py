@@ -26,7 +26,6 @@ import argparse
 import math
 
 import keras
-import numpy as np
 
 import keras_vim
 from keras_vim.utils.digit_canvases import make_canvases
@@ -126,7 +125,6 @@ def main():
     losses = ", ".join(f"{x:.4f}" for x in history.history.get("loss", []))
     print(f"Losses of the epochs run now: {losses}")
     print(f"Saved the preset to {args.output}")
-    return np.asarray(model.optimizer.iterations)
 
 
 if __name__ == "__main__":
