@@ -36,6 +36,12 @@ def main():
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--logit-laplace",
+        action="store_true",
+        help="Also predict a per-pixel scale and add ViT-VQGAN's "
+        "logit-Laplace term (weight 0.1) to the L2 loss.",
+    )
+    parser.add_argument(
         "--output", default="presets/super_resolution_photos_2x"
     )
     args = parser.parse_args()
@@ -45,7 +51,9 @@ def main():
     high = photo_crops("train", args.crops, args.size, seed=args.seed)
     low = bicubic_resize(high, args.size // CONFIG["scale"])
     model = keras_vim.SuperResolution(
-        keras_vim.SuperResolutionBackbone(**CONFIG)
+        keras_vim.SuperResolutionBackbone(
+            **CONFIG, predict_scale=args.logit_laplace
+        )
     )
     steps = args.epochs * (len(high) // args.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(1e-3, steps, alpha=0.05)

@@ -1,10 +1,15 @@
 import keras
 import numpy as np
+from keras import ops
 from keras_hub.models import Task
 
 from keras_vim.models.super_resolution.super_resolution_backbone import (
     SuperResolutionBackbone,
 )
+from keras_vim.models.vit_vqgan.vit_vqgan_decoder import logit
+from keras_vim.models.vit_vqgan.vit_vqgan_decoder import map_pixels
+from keras_vim.models.vit_vqgan.vit_vqgan_losses import l2_loss
+from keras_vim.models.vit_vqgan.vit_vqgan_losses import logit_laplace_loss
 from keras_vim.utils.compile_config import compile_from_saved_config
 from keras_vim.utils.preset_utils import load_preset
 from keras_vim.utils.shuffled_fit import shuffled_fit_inputs
@@ -62,14 +67,69 @@ class SuperResolution(Task):
             inputs=backbone.input, outputs=backbone.output, **kwargs
         )
 
-    def compile(self, optimizer="auto", loss="auto", **kwargs):
-        """`optimizer`: `"auto"` is Adam (lr 1e-3); `loss`: `"auto"` is the
-        L2 (mean squared error) of ViT-VQGAN's reconstruction loss."""
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        l2_weight=1.0,
+        logit_laplace_weight=0.1,
+        **kwargs,
+    ):
+        """Configures training.
+
+        Args:
+            optimizer: `"auto"` (Adam, lr 1e-3) or a Keras optimizer.
+            loss: `"auto"`: ViT-VQGAN's reconstruction losses, the L2
+                (mean squared error) and, for a backbone built with
+                `predict_scale=True`, `logit_laplace_weight` times the
+                logit-Laplace negative log-likelihood (location: the
+                predicted image in logit space; scale: the predicted
+                `log_scale`). Or, for a backbone without `predict_scale`, a
+                Keras loss on the images.
+            l2_weight: float. Weight of the L2 term of `"auto"`.
+            logit_laplace_weight: float. Weight of the logit-Laplace term
+                of `"auto"` (ViT-VQGAN's default, 0.1).
+        """
         if optimizer == "auto":
             optimizer = keras.optimizers.Adam(1e-3)
-        if loss == "auto":
+        if self.backbone.predict_scale:
+            if loss not in ("auto", None):
+                raise ValueError(
+                    "A backbone with `predict_scale=True` trains on its "
+                    "L2 + logit-Laplace loss: `loss` must be 'auto'. "
+                    f"Received: loss={loss!r}"
+                )
+            # `compute_loss` below; Keras is given none.
+            loss = None
+        elif loss == "auto":
             loss = keras.losses.MeanSquaredError()
+        self.l2_weight = float(l2_weight)
+        self.logit_laplace_weight = float(logit_laplace_weight)
         super().compile(optimizer=optimizer, loss=loss, **kwargs)
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config is not None:
+            config["l2_weight"] = self.l2_weight
+            config["logit_laplace_weight"] = self.logit_laplace_weight
+        return config
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        if not isinstance(y_pred, dict):
+            return super().compute_loss(
+                x, y, y_pred, sample_weight, training=training
+            )
+        images = y_pred["images"]
+        location = logit(map_pixels(ops.clip(images, 0.0, 1.0)))
+        per_example = self.l2_weight * l2_loss(y, images)
+        per_example += self.logit_laplace_weight * logit_laplace_loss(
+            y, location, y_pred["log_scale"]
+        )
+        if sample_weight is not None:
+            per_example *= ops.cast(sample_weight, "float32")
+        return ops.mean(per_example)
 
     def compile_from_config(self, config):
         compile_from_saved_config(self, config)
@@ -133,6 +193,8 @@ def upscale(backbone, images, batch_size=32, verbose="auto"):
     if verbose == "auto":
         verbose = 1 if len(images) > batch_size else 0
     outputs = backbone.predict(images, batch_size=batch_size, verbose=verbose)
+    if isinstance(outputs, dict):
+        outputs = outputs["images"]
     return np.clip(np.asarray(outputs, "float32"), 0.0, 1.0)
 
 

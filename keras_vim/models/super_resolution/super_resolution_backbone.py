@@ -23,7 +23,10 @@ class SuperResolutionBackbone(Backbone):
     Fully convolutional: any input size.
 
     Input: `"images"` `(batch, h, w, num_channels)` float in [0, 1].
-    Output: `(batch, h * scale, w * scale, num_channels)` (not clipped).
+    Output: `(batch, h * scale, w * scale, num_channels)` (not clipped);
+    with `predict_scale=True`, a dict of those `"images"` and a float32
+    `"log_scale"` of the same shape: the per-pixel scale of ViT-VQGAN's
+    logit-Laplace likelihood, for `SuperResolution`'s logit-Laplace loss.
 
     Args:
         scale: int, 2 or 4.
@@ -31,6 +34,7 @@ class SuperResolutionBackbone(Backbone):
         filters: int. Channels of the body.
         residual_scale: float. Scale of each block's residual.
         num_channels: int. Image channels.
+        predict_scale: bool. Also predict the logit-Laplace log-scale.
         dtype: dtype policy of the layers.
 
     Example:
@@ -51,6 +55,7 @@ class SuperResolutionBackbone(Backbone):
         filters=64,
         residual_scale=0.1,
         num_channels=3,
+        predict_scale=False,
         dtype=None,
         **kwargs,
     ):
@@ -89,12 +94,24 @@ class SuperResolutionBackbone(Backbone):
         for i in range(scale.bit_length() - 1):
             x = conv(filters * 4, f"upsample_{i}_conv")(x)
             x = PixelShuffle(2, dtype=dtype, name=f"upsample_{i}_shuffle")(x)
+        features = x
         # Zero-initialised: training starts from bilinear upsampling.
-        x = conv(num_channels, "tail", initializer="zeros")(x)
+        x = conv(num_channels, "tail", initializer="zeros")(features)
         bilinear = keras.layers.UpSampling2D(
             scale, interpolation="bilinear", dtype=dtype, name="bilinear"
         )(images)
         outputs = keras.layers.Add(dtype=dtype, name="output")([bilinear, x])
+        if predict_scale:
+            # float32: it feeds the likelihood, as ViT-VQGAN's statistics.
+            log_scale = keras.layers.Conv2D(
+                num_channels,
+                3,
+                padding="same",
+                kernel_initializer="zeros",
+                dtype="float32",
+                name="log_scale",
+            )(features)
+            outputs = {"images": outputs, "log_scale": log_scale}
         super().__init__(inputs=images, outputs=outputs, dtype=dtype, **kwargs)
 
         # === Config ===
@@ -103,6 +120,7 @@ class SuperResolutionBackbone(Backbone):
         self.filters = filters
         self.residual_scale = residual_scale
         self.num_channels = num_channels
+        self.predict_scale = predict_scale
 
     def get_config(self):
         config = super().get_config()
@@ -113,6 +131,7 @@ class SuperResolutionBackbone(Backbone):
                 "filters": self.filters,
                 "residual_scale": self.residual_scale,
                 "num_channels": self.num_channels,
+                "predict_scale": self.predict_scale,
             }
         )
         return config
