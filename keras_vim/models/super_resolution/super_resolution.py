@@ -121,7 +121,7 @@ class SuperResolution(Task):
             return super().compute_loss(
                 x, y, y_pred, sample_weight, training=training
             )
-        images = y_pred["images"]
+        images = ops.cast(y_pred["images"], "float32")
         location = logit(map_pixels(ops.clip(images, 0.0, 1.0)))
         per_example = self.l2_weight * l2_loss(y, images)
         per_example += self.logit_laplace_weight * logit_laplace_loss(
