@@ -44,7 +44,8 @@ def shuffled_fit_inputs(
     once per call from numpy's global generator, so
     `keras.utils.set_random_seed` makes training reproducible, and a fit
     resumed by `keras.callbacks.BackupAndRestore` (or with `initial_epoch`)
-    sees the epochs the uninterrupted fit would have seen. Each epoch has
+    sees the epochs, and draws the dropout masks, that the uninterrupted fit
+    would have (random layers restart from `(seed, e)`). Each epoch has
     `len(x) // batch_size` full batches (all samples when there are fewer
     than `batch_size`); the samples left over differ from epoch to epoch.
 
