@@ -12,6 +12,7 @@ from keras_vim.optimizers.int8_block_quantization import (
 )
 from keras_vim.optimizers.int8_block_quantization import momentum_block_size
 from keras_vim.optimizers.int8_block_quantization import quantize_int8_blockwise
+from keras_vim.utils.validation import check_positive_int
 
 
 def _mesh_axis_size(device_mesh, axis):
@@ -168,21 +169,11 @@ class Int8MomentumAdafactor(keras.optimizers.Optimizer):
                 "`clip_threshold` must be positive. Received: "
                 f"clip_threshold={clip_threshold}"
             )
-        if isinstance(block_size, bool) or not isinstance(block_size, int):
-            raise ValueError(
-                "`block_size` must be a positive int. Received: "
-                f"block_size={block_size}"
-            )
-        if block_size < 1:
-            raise ValueError(
-                "`block_size` must be a positive int. Received: "
-                f"block_size={block_size}"
-            )
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon_1 = epsilon_1
         self.clip_threshold = clip_threshold
-        self.block_size = block_size
+        self.block_size = check_positive_int("block_size", block_size)
         self.weight_decay_exclusions = None
         if weight_decay_exclusions:
             self.exclude_from_weight_decay(var_names=weight_decay_exclusions)

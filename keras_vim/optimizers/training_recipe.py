@@ -85,31 +85,17 @@ def babeldraw_optimizer(
     )
 
 
-def vim_optimizer(
-    learning_rate=4.5e-5,
-    warmup_steps=5000,
-    decay_start_step=85000,
-    decay_end_step=450000,
-    final_ratio=0.025,
-    weight_decay=4.5e-2,
-    global_clipnorm=4.0,
-):
+def vim_optimizer(**kwargs):
     """Returns the optimizer for VIM (stage-2) training: Babeldraw's recipe.
 
-    The seed paper gives this optimizer recipe for Babeldraw; VIM reuses its
-    optimizer (`Int8MomentumAdafactor` with `beta_1=0.9`, `beta_2=0.96`,
-    decoupled weight decay and global-norm clipping). The VIM paper's own
+    The seed paper gives this optimizer recipe for Babeldraw; VIM reuses it
+    (`Int8MomentumAdafactor` with `beta_1=0.9`, `beta_2=0.96`, decoupled
+    weight decay and global-norm clipping). The VIM paper's own
     learning-rate schedule is not in our specification, so the defaults
-    here are Babeldraw's; pass the arguments to change them.
+    are Babeldraw's.
 
     Args:
-        learning_rate: float. Peak learning rate.
-        warmup_steps: int. Steps of linear warm-up.
-        decay_start_step: int. First step of the exponential decay.
-        decay_end_step: int. Step at which the rate reaches its floor.
-        final_ratio: float in (0, 1]. Floor as a fraction of the peak.
-        weight_decay: float. Decoupled weight-decay coefficient.
-        global_clipnorm: float. Largest global norm of the gradients.
+        **kwargs: the arguments of `babeldraw_optimizer`, to change them.
 
     Returns:
         A `keras_vim.optimizers.Int8MomentumAdafactor`.
@@ -119,12 +105,4 @@ def vim_optimizer(
     optimizer = keras_vim.optimizers.vim_optimizer(warmup_steps=100)
     ```
     """
-    return babeldraw_optimizer(
-        learning_rate=learning_rate,
-        warmup_steps=warmup_steps,
-        decay_start_step=decay_start_step,
-        decay_end_step=decay_end_step,
-        final_ratio=final_ratio,
-        weight_decay=weight_decay,
-        global_clipnorm=global_clipnorm,
-    )
+    return babeldraw_optimizer(**kwargs)
