@@ -21,9 +21,10 @@ class CompiledSampling:
     step closes over (sampler, guidance on/off, cache on/off). The step is
     compiled once per key: `jax.jit` with the model's variables passed as
     state (so a sharded model stays sharded), `tf.function` with XLA (without
-    it TensorFlow copies the key/value cache at every step), and eager
-    `torch.no_grad` on torch. Seeds are set on the sampler before each run,
-    so the same seed gives the same tokens.
+    it TensorFlow copies the key/value cache at every step), and on torch a
+    Python loop under `torch.no_grad` whose per-token steps are
+    `torch.compile`d where `compiles_steps` says so. Seeds are set on the
+    sampler before each run, so the same seed gives the same tokens.
 
     Args:
         model: the `keras.Model` whose variables the steps read.
@@ -186,6 +187,24 @@ class CompiledSampling:
             if progress is not None:
                 progress.add(len(outputs[-1]))
         return np.concatenate(outputs)
+
+    @property
+    def compiles_steps(self):
+        """Torch: whether each token's step runs `torch.compile`d.
+
+        Set by the task's `compile(jit_compile=...)`: `True` compiles,
+        `False` or `run_eagerly=True` runs eagerly, `"auto"` compiles when
+        the model's weights are on a GPU, where eager steps cost 10x more
+        in the host than on the device. Compiling costs seconds to a minute
+        once per (model, batch, length, sampler).
+        """
+        if keras.config.backend() != "torch" or self.model.run_eagerly:
+            return False
+        jit_compile = getattr(self.model, "_decoding_jit_compile", "auto")
+        if jit_compile == "auto":
+            weight = self.model.weights[0].value
+            return weight.device.type == "cuda"
+        return bool(jit_compile)
 
     @property
     def reports_progress(self):

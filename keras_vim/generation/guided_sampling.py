@@ -8,7 +8,10 @@ closes over its encoder output and cross-attention cache, so nothing here
 knows whether there is an encoder.
 """
 
+import keras
 from keras import ops
+
+from keras_vim.generation import torch_compiled_loop
 
 
 def guided_logits(logits, guidance_scale):
@@ -48,6 +51,7 @@ def guided_sample(
     null_prompt=None,
     on_step=None,
     model=None,
+    compile_steps=False,
 ):
     """Samples `prompt[:, start_index:]` token by token.
 
@@ -70,20 +74,25 @@ def guided_sample(
         on_step: optional `on_step(index)`, called once per sampled token
             from inside the loop (progress).
         model: the Keras model, for keras-hub's loop on torch.
+        compile_steps: bool. Torch only: run each token's step (model,
+            guidance, sampler) as one `torch.compile`d graph instead of
+            keras-hub's eager loop (see `torch_compiled_loop`).
 
     Returns:
         `prompt` with every position from `start_index` on sampled.
     """
     guided = guidance_scale is not None
-    batch_size = ops.shape(prompt)[0]
+    compile_steps = compile_steps and keras.config.backend() == "torch"
 
     def next(tokens, cache, index):
-        if on_step is not None:
+        if on_step is not None and not compile_steps:
             on_step(index)
         position = index - 1
-        current = ops.slice(tokens, [0, position], [batch_size, 1])
+        # `take`, not `slice`: torch.compile reads a tensor slice start
+        # back to the host; a gather stays in the graph.
+        current = ops.expand_dims(ops.take(tokens, position, axis=1), 1)
         if guided:
-            null = ops.slice(null_prompt, [0, position], [batch_size, 1])
+            null = ops.expand_dims(ops.take(null_prompt, position, axis=1), 1)
             null = ops.where(position < start_index, null, current)
             current = ops.concatenate([current, null], axis=0)
         logits, cache = step(current, cache, position)
@@ -95,6 +104,10 @@ def guided_sample(
     length = ops.shape(prompt)[1]
     mask = ops.arange(length)[None, :] < start_index
     mask = ops.broadcast_to(mask, ops.shape(prompt))
+    if compile_steps:
+        return torch_compiled_loop.sample(
+            sampler, next, prompt, cache, start_index, mask, on_step
+        )
     return sampler(
         next=next,
         prompt=prompt,

@@ -139,6 +139,7 @@ class Babeldraw(Seq2SeqLM):
         *,
         weighted_metrics="auto",
         sampler="random",
+        jit_compile="auto",
         **kwargs,
     ):
         """Configures training and the default sampler.
@@ -150,6 +151,10 @@ class Babeldraw(Seq2SeqLM):
             weighted_metrics: `"auto"` (token accuracy) or metrics.
             sampler: a keras-hub sampler or its name (default `"random"`);
                 `generate`'s `temperature`, `top_k`, `top_p` override it.
+            jit_compile: bool or `"auto"`, as in `keras.Model.compile`. On
+                torch it also decides whether `generate` compiles each
+                token's step with `torch.compile`; `"auto"` does so when
+                the model's weights are on a GPU.
         """
         if optimizer == "auto":
             optimizer = keras.optimizers.AdamW(3e-4, weight_decay=0.01)
@@ -158,8 +163,10 @@ class Babeldraw(Seq2SeqLM):
             loss=loss,
             weighted_metrics=weighted_metrics,
             sampler=sampler,
+            jit_compile=jit_compile,
             **kwargs,
         )
+        self._decoding_jit_compile = jit_compile
 
     def get_compile_config(self):
         return with_sampler(super().get_compile_config(), self.sampler)

@@ -137,6 +137,8 @@ def generate_step(model, inputs, sampler, guided, use_cache):
         null_prompt=prompt,
         on_step=model._sampling.report_progress,
         model=model,
+        # The recompute path is for checks: it stays eager.
+        compile_steps=model._sampling.compiles_steps and use_cache,
     )
 
 

@@ -114,7 +114,12 @@ class VIMAttention(keras.layers.MultiHeadAttention):
         )
         update = ops.cast(ops.transpose(update, (0, 1, 3, 2, 4)), cache.dtype)
         if keras.config.backend() == "torch":
-            # Eager torch would clone the whole cache for a functional update.
-            cache.narrow(3, index, update.shape[3]).copy_(update)
+            # In place: a functional update would clone the whole cache
+            # every step. `index_copy_` takes a tensor index without reading
+            # it back to the host, so a compiled step stays one graph.
+            import torch
+
+            positions = torch.arange(update.shape[3], device=cache.device)
+            cache.index_copy_(3, positions + index, update)
             return cache
         return ops.slice_update(cache, [0, 0, 0, index, 0], update)

@@ -121,6 +121,7 @@ class VIMTransformer(CausalLM):
         *,
         weighted_metrics="auto",
         sampler="random",
+        jit_compile="auto",
         **kwargs,
     ):
         """Configures training and the default sampler.
@@ -133,6 +134,10 @@ class VIMTransformer(CausalLM):
             sampler: a keras-hub sampler or its name; `generate` uses it
                 unless its `temperature`, `top_k` or `top_p` override it.
                 Default `"random"`: plain sampling, as in the paper.
+            jit_compile: bool or `"auto"`, as in `keras.Model.compile`. On
+                torch it also decides whether `generate` compiles each
+                token's step with `torch.compile`; `"auto"` does so when
+                the model's weights are on a GPU.
         """
         if optimizer == "auto":
             optimizer = keras.optimizers.AdamW(3e-4, weight_decay=0.01)
@@ -141,8 +146,10 @@ class VIMTransformer(CausalLM):
             loss=loss,
             weighted_metrics=weighted_metrics,
             sampler=sampler,
+            jit_compile=jit_compile,
             **kwargs,
         )
+        self._decoding_jit_compile = jit_compile
 
     def get_compile_config(self):
         return with_sampler(super().get_compile_config(), self.sampler)
@@ -277,6 +284,8 @@ class VIMTransformer(CausalLM):
             null_prompt=null_prompt,
             on_step=self._sampling.report_progress,
             model=self,
+            # The recompute path is for checks: it stays eager.
+            compile_steps=self._sampling.compiles_steps and use_cache,
         )
 
     def _decoding_step(self, model_prompt, use_cache):

@@ -1,0 +1,145 @@
+"""Per-token step time of `VIMTransformer.generate`, per backend.
+
+By default a model so small (2 blocks of width 64, batch 1, 256 image
+tokens, 8192 codes) that its arithmetic is negligible: what is timed is the
+host's cost of one decoding step (op dispatch, kernel launches, the
+sampling loop), where eager torch used to lose to XLA's compiled loop.
+Torch is timed eagerly and with its compiled decoding step
+(`compile(jit_compile=True)`, see `keras_vim.generation.torch_compiled_loop`),
+unguided and with classifier-free guidance (both passes in one batch):
+
+    python benchmarks/decoding_overhead.py
+    python benchmarks/decoding_overhead.py --one-thread   # a busy CPU
+    python benchmarks/decoding_overhead.py --hidden-dim 768 \
+        --num-layers 12 --batch 64                        # on a GPU
+
+Figures: milliseconds per token step, best of 3 whole `generate()` calls
+after a compiling call, divided by the number of tokens; in brackets the
+ratio to JAX from the same run. The compile time of the first call is
+printed too.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from backends import best_time
+from backends import run_per_backend
+
+ONE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false "
+    "intra_op_parallelism_threads=1",
+    "TF_NUM_INTRAOP_THREADS": "1",
+    "TF_NUM_INTEROP_THREADS": "1",
+}
+
+
+def measure(args):
+    import warnings
+
+    import keras
+    import numpy as np
+
+    import keras_vim
+
+    warnings.filterwarnings("ignore")
+    if args.one_thread and keras.config.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(1)
+    keras.utils.set_random_seed(0)
+    backbone = keras_vim.VIMBackbone(
+        vocabulary_size=8192,
+        grid_size=args.grid,
+        num_layers=args.num_layers,
+        num_heads=max(args.hidden_dim // 64, 1),
+        hidden_dim=args.hidden_dim,
+        intermediate_dim=4 * args.hidden_dim,
+        num_classes=10,
+        dtype=args.dtype,
+    )
+    model = keras_vim.VIMTransformer(backbone)
+    tokens = args.grid * args.grid
+    classes = np.arange(args.batch) % 10
+    modes = ["eager", "compiled"] if keras.config.backend() == "torch" else [""]
+    results = {}
+    for mode in modes:
+        if mode:
+            model.compile(jit_compile=mode == "compiled")
+        for guidance in (1.0, 4.0):
+
+            def generate():
+                model.generate(
+                    class_ids=classes,
+                    guidance_scale=guidance,
+                    seed=0,
+                    verbose=0,
+                )
+
+            start = time.perf_counter()
+            generate()
+            first = time.perf_counter() - start
+            seconds = best_time(generate, 3, warmup=False)
+            name = ("guided" if guidance != 1.0 else "unguided") + (
+                f", {mode}" if mode else ""
+            )
+            results[name] = 1000 * seconds / tokens
+            results[name + ", first call s"] = first
+            print(f"{name}: {results[name]:.2f} ms", file=sys.stderr)
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--worker", action="store_true")
+    parser.add_argument("--hidden-dim", type=int, default=64)
+    parser.add_argument("--num-layers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--grid", type=int, default=16)
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--one-thread", action="store_true")
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(measure(args)))
+        return
+    if args.one_thread:
+        os.environ.update(ONE_THREAD_ENV)
+    options = [
+        f"--hidden-dim={args.hidden_dim}",
+        f"--num-layers={args.num_layers}",
+        f"--batch={args.batch}",
+        f"--grid={args.grid}",
+        f"--dtype={args.dtype}",
+    ] + (["--one-thread"] if args.one_thread else [])
+    results = run_per_backend(__file__, options)
+    print(
+        f"{args.num_layers} blocks of width {args.hidden_dim}, batch "
+        f"{args.batch}, {args.grid * args.grid} tokens, 8192 codes, "
+        f"{args.dtype}{', one thread' if args.one_thread else ''}: "
+        "ms per token step (ratio to JAX)"
+    )
+    print(f"{'run':24s}{'unguided':>18s}{'guided 4.0':>18s}{'first call':>14s}")
+    jax = results["jax"]
+    for backend, r in results.items():
+        for mode in ("", ", eager", ", compiled"):
+            if "unguided" + mode not in r:
+                continue
+            cells = [
+                f"{r[g + mode]:.2f} ({r[g + mode] / jax[g]:.2f}x)"
+                for g in ("unguided", "guided")
+            ]
+            first = r["unguided" + mode + ", first call s"]
+            print(
+                f"{backend + mode:24s}{cells[0]:>18s}{cells[1]:>18s}"
+                f"{first:12.1f} s"
+            )
+
+
+if __name__ == "__main__":
+    main()
