@@ -71,6 +71,87 @@ def digits_probe_accuracies(vim, tokenizer, epochs=100):
     )
 
 
+def digits_training_token_ids(tokenizer, step=4):
+    """The token grids of every image `vim_digits_class` trains on.
+
+    The 1,437 train-split digits at 32x32 and their `shifted_copies` (each
+    digit moved by `step` pixels, one original pixel, along either axis or
+    both): 9 images a digit.
+
+    Args:
+        tokenizer: the `ViTVQGAN` of the 32x32 digits
+            (`vit_vqgan_digits_32`).
+        step: int. The shift of the copies in 32x32 pixels.
+
+    Returns:
+        `(token_ids (9 * 1437, tokens) int32, labels (9 * 1437,))`.
+    """
+    from keras_vim.utils.sample_data import shifted_copies
+
+    images, labels = digits(32, "train")
+    shifted = shifted_copies(images, step)
+    token_ids = np.asarray(tokenizer.encode(shifted, verbose=0), "int32")
+    return token_ids.reshape(len(shifted), -1), np.tile(labels, 9)
+
+
+def digits_sample_quality(
+    vim,
+    classifiers,
+    training_token_ids,
+    per_class=20,
+    guidance_scales=(1.0, 2.0, 3.0),
+    seed=0,
+):
+    """Copies and recognition of a class-conditional digit VIM's samples.
+
+    For each guidance scale, `per_class` images of every digit are sampled
+    at temperature 1.0 and read by each judge in `classifiers`; a sample is
+    a copy when its token grid equals one of `training_token_ids`.
+
+    Args:
+        vim: a class-conditional `VIMTransformer` over digit tokens
+            (`vim_digits_class`).
+        classifiers: dict of name to a function mapping images to labels
+            (`digit_judge.shift_tolerant_digit_classifier()`).
+        training_token_ids: `(n, tokens)` ids of every training image
+            (`digits_training_token_ids`).
+        per_class: int. Samples per digit and scale.
+        guidance_scales: the `guidance_scale`s to sample at.
+        seed: int.
+
+    Returns:
+        `{scale: {"copies": int, "copied_fraction": float,
+        "recognised": {name: fraction}, "images": the samples, digit by
+        digit}}`.
+    """
+    grids = np.asarray(training_token_ids).astype("int32")
+    training = {grid.tobytes() for grid in grids.reshape(len(grids), -1)}
+    class_ids = np.repeat(np.arange(10), per_class)
+    results = {}
+    for scale in guidance_scales:
+        out = vim.generate(
+            class_ids=class_ids,
+            temperature=1.0,
+            guidance_scale=scale,
+            seed=seed,
+            verbose=0,
+        )
+        samples = np.asarray(out["token_ids"], "int32").reshape(
+            len(class_ids), -1
+        )
+        copies = sum(grid.tobytes() in training for grid in samples)
+        results[scale] = {
+            "copies": int(copies),
+            "copied_fraction": copies / len(class_ids),
+            "recognised": {
+                name: float(np.mean(classify(out["images"]) == class_ids))
+                for name, classify in classifiers.items()
+            },
+            "images": out["images"],
+        }
+    return results
+
+
 def babeldraw_digits_match_rates(
     model,
     num_prompts=100,

@@ -128,12 +128,54 @@ def digit_classifier():
     classifier = LogisticRegression(max_iter=2000).fit(features, labels)
 
     def predict(x):
-        x = np.asarray(x, "float64")
-        if x.max() > 1.0:
-            x = x / 255.0
-        n, h = len(x), x.shape[1]
-        # Average-pool back to 8x8, grey.
-        pooled = x.mean(-1).reshape(n, 8, h // 8, 8, h // 8).mean(axis=(2, 4))
-        return classifier.predict(pooled.reshape(n, -1))
+        return classifier.predict(digit_pixels(x))
 
     return predict
+
+
+def digit_pixels(images):
+    """`(n, 64)` grey 8x8 pixels in [0, 1] of digit images, as the judges
+    read them: averaged over channels, then average-pooled to 8x8.
+
+    Args:
+        images: `(n, H, H, channels)`, uint8 or float in [0, 1], `H` a
+            multiple of 8.
+    """
+    x = np.asarray(images, "float64")
+    if x.ndim != 4 or x.shape[1] != x.shape[2] or x.shape[1] % 8:
+        raise ValueError(
+            "Images must have shape (n, H, H, channels) with H a multiple "
+            f"of 8. Received: shape={x.shape}"
+        )
+    if x.max() > 1.0:
+        x = x / 255.0
+    n, h = len(x), x.shape[1]
+    pooled = x.mean(-1).reshape(n, 8, h // 8, 8, h // 8).mean(axis=(2, 4))
+    return pooled.reshape(n, -1)
+
+
+def shifted_copies(images, step=4):
+    """`images` moved by -step, 0 and +step pixels along each axis.
+
+    Args:
+        images: `(n, H, W, ...)` array.
+        step: int. The shift in pixels (4 is one original pixel of the
+            32x32 `digits`); zeros fill in.
+
+    Returns:
+        The 9 copies `(9 * n, H, W, ...)`, one shift after another (row
+        shift `-step`, `0`, `+step`, each with the three column shifts);
+        the unshifted images are the fifth block.
+    """
+    copies = []
+    h, w = images.shape[1:3]
+    for dy in (-step, 0, step):
+        for dx in (-step, 0, step):
+            copy = np.zeros_like(images)
+            copy[
+                :, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)
+            ] = images[
+                :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+            ]
+            copies.append(copy)
+    return np.concatenate(copies)
