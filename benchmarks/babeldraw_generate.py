@@ -19,12 +19,12 @@ leaves out sampling and so flatters the no-cache side (the same method as
 `vim_generate.py`).
 """
 
-import argparse
 import json
 import sys
 
 from backends import best_time
 from backends import run_per_backend
+from backends import worker_parser
 
 TEXT_LENGTH = 32
 PROMPTS = [
@@ -119,11 +119,7 @@ def measure(hidden_dim, num_layers, batches):
 
 
 def main():
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--worker", action="store_true")
+    parser = worker_parser(__doc__)
     parser.add_argument("--hidden-dim", type=int, default=512)
     parser.add_argument("--num-layers", type=int, default=4)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 16])

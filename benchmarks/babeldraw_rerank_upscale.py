@@ -16,13 +16,13 @@ per tower, width 128) and `super_resolution_photos_2x` (4 residual blocks,
 32 filters).
 """
 
-import argparse
 import json
 import sys
 import time
 
 from backends import best_time
 from backends import run_per_backend
+from backends import worker_parser
 
 PROMPTS = [
     "a red 3 in the top left",
@@ -107,11 +107,7 @@ def measure(num_prompts, num_candidates):
 
 
 def main():
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--worker", action="store_true")
+    parser = worker_parser(__doc__)
     parser.add_argument("--num-prompts", type=int, default=16)
     parser.add_argument("--num-candidates", type=int, default=8)
     args = parser.parse_args()

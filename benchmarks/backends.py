@@ -2,6 +2,7 @@
 Keras backend, each in its own process (the backend is fixed at import
 time), collecting the JSON it prints."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -21,6 +22,17 @@ def best_time(fn, repeats, warmup=True):
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def worker_parser(description):
+    """The argument parser of a per-backend benchmark: its docstring as
+    help, and `--worker` (measure this process's backend, print JSON)."""
+    parser = argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--worker", action="store_true")
+    return parser
 
 
 def run_per_backend(script, options=()):

@@ -19,7 +19,6 @@ ratio to JAX from the same run. The compile time of the first call is
 printed too.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -27,6 +26,7 @@ import time
 
 from backends import best_time
 from backends import run_per_backend
+from backends import worker_parser
 
 ONE_THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -93,11 +93,7 @@ def measure(args):
 
 
 def main():
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--worker", action="store_true")
+    parser = worker_parser(__doc__)
     parser.add_argument("--hidden-dim", type=int, default=64)
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=1)

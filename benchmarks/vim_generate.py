@@ -18,12 +18,12 @@ no-cache side. Running that loop for real takes tens of minutes per backend
 on a 2-core CPU.
 """
 
-import argparse
 import json
 import sys
 
 from backends import best_time
 from backends import run_per_backend
+from backends import worker_parser
 
 BATCH = 16
 
@@ -103,11 +103,7 @@ def measure(hidden_dim, num_layers, grids, modes):
 
 
 def main():
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--worker", action="store_true")
+    parser = worker_parser(__doc__)
     parser.add_argument("--hidden-dim", type=int, default=512)
     parser.add_argument("--num-layers", type=int, default=4)
     parser.add_argument("--grids", type=int, nargs="+", default=[16, 32])

@@ -15,11 +15,11 @@ shipped preset's recipe. Each figure is the best of a few timed calls after
 one compiling call.
 """
 
-import argparse
 import json
 
 from backends import best_time
 from backends import run_per_backend
+from backends import worker_parser
 
 CASES = {
     # preset: (encode batch, train batch, timed repeats after a warm-up call)
@@ -71,8 +71,7 @@ def measure():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--worker", action="store_true")
+    parser = worker_parser(__doc__)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(measure()))
