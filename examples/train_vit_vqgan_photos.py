@@ -36,7 +36,9 @@ import keras
 import numpy as np
 
 import keras_vim
-from keras_vim.utils.sample_data import photo_crops
+from keras_vim.utils.sample_data import augmented_photo_crops
+from keras_vim.utils.tokenizer_evaluation import fit_patch_kmeans
+from keras_vim.utils.tokenizer_evaluation import image_patches
 
 CONFIG = dict(
     image_size=64,
@@ -55,14 +57,14 @@ CONFIG = dict(
 )
 
 
-def build_model(config, init_from=None, crops=None):
+def build_model(config, init_from=None, crops=None, discriminator_filters=0):
     backbone = keras_vim.ViTVQGANBackbone(**config)
     if init_from:
         init_weights(backbone, keras_vim.ViTVQGAN.from_preset(init_from), crops)
     converter = keras_vim.ViTVQGANImageConverter(image_size=(64, 64))
     preprocessor = keras_vim.ViTVQGANPreprocessor(converter)
     return keras_vim.ViTVQGAN(
-        backbone, preprocessor, discriminator_base_filters=0
+        backbone, preprocessor, discriminator_base_filters=discriminator_filters
     )
 
 
@@ -81,13 +83,45 @@ def main():
         help="freeze encoder and codebook: the tokens stay, the decoder "
         "improves",
     )
+    parser.add_argument(
+        "--logit-laplace-weight",
+        type=float,
+        default=0.0,
+        help="0 trains on L2 alone, the loss PSNR measures",
+    )
+    parser.add_argument("--gradient-l2-weight", type=float, default=0.0)
+    parser.add_argument(
+        "--kmeans-init-steps",
+        type=int,
+        default=0,
+        help="first train the encoder and codebook this many steps to pick "
+        "the tokens k-means picks",
+    )
+    parser.add_argument(
+        "--overlapping-patches",
+        action="store_true",
+        help="decoder paints overlapping 16x16 windows (see ViTVQGANDecoder)",
+    )
+    parser.add_argument("--adversarial-weight", type=float, default=0.0)
+    parser.add_argument("--discriminator-filters", type=int, default=16)
     parser.add_argument("--output", default="presets/vit_vqgan_photos_64")
     args = parser.parse_args()
 
     keras.utils.set_random_seed(args.seed)
-    crops = photo_crops("train", args.num_crops, size=64, seed=args.seed)
-    config = dict(CONFIG, codebook_size=args.codebook_size)
-    model = build_model(config, args.init_from, crops[:4096])
+    crops = augmented_photo_crops(args.num_crops, size=64, seed=args.seed)
+    config = dict(
+        CONFIG,
+        codebook_size=args.codebook_size,
+        overlapping_patches=args.overlapping_patches,
+    )
+    model = build_model(
+        config,
+        args.init_from,
+        crops[:4096],
+        args.discriminator_filters if args.adversarial_weight else 0,
+    )
+    if args.kmeans_init_steps:
+        distil_kmeans_tokens(model.backbone, crops, args.kmeans_init_steps)
     if args.decoder_only:
         model.backbone.encoder.trainable = False
         model.backbone.quantizer.trainable = False
@@ -101,7 +135,9 @@ def main():
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.99),
         perceptual_weight=0.0,
-        adversarial_weight=0.0,
+        logit_laplace_weight=args.logit_laplace_weight,
+        gradient_l2_weight=args.gradient_l2_weight,
+        adversarial_weight=args.adversarial_weight,
     )
     steps_per_epoch = args.num_crops // args.batch_size
     epochs = max(1, args.steps // steps_per_epoch)
@@ -157,6 +193,49 @@ def main():
     print(f"saved {args.output} after {seconds:.0f}s")
 
 
+class KMeansTokenClassifier(keras.Model):
+    """Logits over the codebook of each token: the quantizer's cosine
+    similarities, sharpened."""
+
+    def __init__(self, backbone, **kwargs):
+        super().__init__(**kwargs)
+        self.tokenizer = backbone
+
+    def call(self, images):
+        quantizer = self.tokenizer.quantizer
+        images = keras.ops.cast(images, "float32") / 255.0
+        lookup = quantizer.project_down(self.tokenizer.encoder(images))
+        codes = quantizer.normalized_codebook()
+        return keras.ops.matmul(lookup, keras.ops.transpose(codes)) * 10.0
+
+
+def distil_kmeans_tokens(backbone, crops, steps, batch_size=32):
+    """Trains encoder and codebook to choose k-means' token for each patch.
+
+    k-means finds a good partition of patches far faster than gradient
+    descent through a straight-through quantizer; starting from it, the
+    decoder then only has to learn to use the context of the tokens.
+    """
+    patch_size = backbone.patch_size
+    kmeans = fit_patch_kmeans(crops[:8192], backbone.codebook_size, patch_size)
+    patches = image_patches(crops.astype("float32") / 255.0, patch_size)
+    targets = kmeans.predict(patches)
+    targets = targets.reshape(len(crops), -1).astype("int32")
+    classifier = KMeansTokenClassifier(backbone)
+    classifier.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    classifier.fit(
+        crops,
+        targets,
+        batch_size=batch_size,
+        epochs=1,
+        steps_per_epoch=steps,
+    )
+
+
 def init_weights(backbone, trained, crops):
     """Copies `trained`'s weights; a smaller codebook keeps its most used codes.
 
@@ -178,7 +257,19 @@ def init_weights(backbone, trained, crops):
             )
             keep = np.argsort(-counts, kind="stable")[: weight.shape[0]]
             value = value[keep]
+        if value.shape != tuple(weight.shape):
+            value = centred_window(value, backbone.patch_size)
         weight.assign(value)
+
+
+def centred_window(value, patch_size):
+    """A one-patch pixel projection as the centre of `2 * patch_size`
+    overlapping windows: the decoder starts out drawing the same image."""
+    p = patch_size
+    patch = value.reshape(value.shape[:-1] + (p, p, -1))
+    window = np.zeros(value.shape[:-1] + (2 * p, 2 * p, patch.shape[-1]))
+    window[..., p // 2 : p // 2 + p, p // 2 : p // 2 + p, :] = patch
+    return window.reshape(value.shape[:-1] + (-1,)).astype(value.dtype)
 
 
 def build_model_without_tracking(model):

@@ -10,40 +10,6 @@ from keras_vim.utils.image_utils import psnr
 from keras_vim.utils.sample_data import digits
 
 
-def image_patches(images, patch_size):
-    """`(batch, H, W, C)` images as rows of flattened `patch_size` patches."""
-    n, h, w, c = images.shape
-    g = h // patch_size
-    x = images.reshape(n, g, patch_size, g, patch_size, c)
-    return x.transpose(0, 1, 3, 2, 4, 5).reshape(n * g * g, -1)
-
-
-def images_from_patches(flat, n, size, patch_size, channels=3):
-    """The inverse of `image_patches` for `n` square images of `size`."""
-    g = size // patch_size
-    x = flat.reshape(n, g, g, patch_size, patch_size, channels)
-    return x.transpose(0, 1, 3, 2, 4, 5).reshape(n, size, size, channels)
-
-
-def kmeans_psnr(train, test, codebook_size, patch_size, seed=0):
-    """PSNR of per-patch k-means quantization fitted on `train` crops.
-
-    The classical vector quantizer with the token grid and codebook size of
-    a ViT-VQGAN: scikit-learn's `MiniBatchKMeans` over the `patch_size`
-    patches of uint8 `train` images, applied to uint8 `test` images.
-    """
-    from sklearn.cluster import MiniBatchKMeans
-
-    kmeans = MiniBatchKMeans(
-        codebook_size, batch_size=4096, n_init=1, random_state=seed, max_iter=50
-    )
-    kmeans.fit(image_patches(train.astype("float32") / 255.0, patch_size))
-    flat = image_patches(test.astype("float32") / 255.0, patch_size)
-    quantized = kmeans.cluster_centers_[kmeans.predict(flat)]
-    recon = images_from_patches(quantized, len(test), test.shape[1], patch_size)
-    return psnr(test, np.clip(recon, 0, 1))
-
-
 def digits_probe_accuracies(vim, tokenizer, epochs=100):
     """Held-out `LinearProbe` accuracy of every block of `vim` on digits.
 

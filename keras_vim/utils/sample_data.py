@@ -6,8 +6,7 @@ check their quality. Needs scikit-image (`pip install keras-vim[examples]`).
 
 import numpy as np
 
-# Colour photographs bundled with scikit-image. The held-out ones are never
-# seen in training: quality is measured on them.
+# The split the `super_resolution_photos_2x` preset was trained with.
 TRAIN_PHOTOS = (
     "astronaut",
     "rocket",
@@ -18,22 +17,67 @@ TRAIN_PHOTOS = (
 )
 HELD_OUT_PHOTOS = ("chelsea", "coffee")
 
+# Every colour photograph scikit-image ships, by name (`cat` is `chelsea`;
+# `motorcycle_left` is one view of a stereo pair, its twin is not used).
+COLOUR_PHOTOS = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "motorcycle_left",
+    "retina",
+    "rocket",
+)
+# The photo tokenizer's split: every third photograph by name, starting with
+# the second, is never seen in training.
+TOKENIZER_HELD_OUT_PHOTOS = COLOUR_PHOTOS[1::3]
+TOKENIZER_TRAIN_PHOTOS = tuple(
+    name for name in COLOUR_PHOTOS if name not in TOKENIZER_HELD_OUT_PHOTOS
+)
+# scikit-image's greyscale photographs and textures, tinted for training.
+GREY_PHOTOS = (
+    "brick",
+    "camera",
+    "cell",
+    "clock",
+    "coins",
+    "grass",
+    "gravel",
+    "moon",
+    "page",
+)
+
+# Photographs from another package (scikit-learn's), in no training set here.
+OTHER_PACKAGE_PHOTOS = ("china.jpg", "flower.jpg")
+
 
 def load_photo(name):
-    """One scikit-image colour photograph as uint8 `(H, W, 3)`."""
+    """One scikit-image (or, for `OTHER_PACKAGE_PHOTOS`, scikit-learn)
+    photograph as uint8 `(H, W, 3)`; grey ones are repeated over the three
+    channels."""
     import skimage.data
     import skimage.io
+
+    if name in OTHER_PACKAGE_PHOTOS:
+        from sklearn.datasets import load_sample_image
+
+        return load_sample_image(name)
 
     if name == "motorcycle_left":
         import os
 
         path = os.path.join(skimage.data.data_dir, "motorcycle_left.png")
         return skimage.io.imread(path)[..., :3]
-    return getattr(skimage.data, name)()[..., :3]
+    photo = getattr(skimage.data, name)()
+    if photo.ndim == 2:
+        return np.repeat(photo[..., None], 3, axis=-1)
+    return photo[..., :3]
 
 
-def photo_pyramid(names, scales=(1.0, 0.5)):
-    """The photos at several scales (more variety of content per pixel)."""
+def photo_pyramid(names, scales=(1.0, 0.5), min_size=1):
+    """The photos at several scales (more variety of content per pixel);
+    a scale that would make a photo smaller than `min_size` is skipped."""
     from PIL import Image
 
     images = []
@@ -41,6 +85,8 @@ def photo_pyramid(names, scales=(1.0, 0.5)):
         photo = load_photo(name)
         for scale in scales:
             h, w = photo.shape[:2]
+            if min(h, w) * scale < min_size:
+                continue
             size = (max(int(w * scale), 1), max(int(h * scale), 1))
             images.append(
                 np.asarray(Image.fromarray(photo).resize(size, Image.LANCZOS))
@@ -81,6 +127,73 @@ def photo_crops(split, num_crops, size=64, seed=0):
     names = TRAIN_PHOTOS if split == "train" else HELD_OUT_PHOTOS
     return random_crops(
         photo_pyramid(names), num_crops, size, seed=seed, flip=split == "train"
+    )
+
+
+def augmented_photo_crops(
+    num_crops,
+    size=64,
+    seed=0,
+    names=TOKENIZER_TRAIN_PHOTOS,
+    grey_names=GREY_PHOTOS,
+    grey_fraction=0.25,
+    scales=(1.0, 0.5, 0.25),
+):
+    """Training crops for the photo tokenizer, augmented.
+
+    Each crop picks a photograph uniformly (a large photograph gets no more
+    crops than a small one), a scale, a position, one of the 8 flips and
+    90-degree rotations, and a colour jitter (brightness, contrast,
+    saturation, channel gains). A `grey_fraction` of the crops come from the
+    greyscale photographs, tinted with random channel gains.
+
+    Args:
+        num_crops: int.
+        size: int. Crop height and width.
+        seed: int.
+        names: colour photographs (`load_photo` names).
+        grey_names: greyscale photographs; `()` for none.
+        grey_fraction: float. Share of crops from `grey_names`.
+        scales: the photographs are resized by each of these factors.
+
+    Returns:
+        `(num_crops, size, size, 3)` uint8.
+    """
+    rng = np.random.default_rng(seed)
+    colour = [photo_pyramid([n], scales, min_size=size) for n in names]
+    grey = [photo_pyramid([n], scales, min_size=size) for n in grey_names]
+    crops = np.empty((num_crops, size, size, 3), "uint8")
+    for i in range(num_crops):
+        is_grey = bool(grey) and rng.random() < grey_fraction
+        pyramid = (grey if is_grey else colour)[
+            rng.integers(len(grey if is_grey else colour))
+        ]
+        image = pyramid[rng.integers(len(pyramid))]
+        top = rng.integers(0, image.shape[0] - size + 1)
+        left = rng.integers(0, image.shape[1] - size + 1)
+        crop = image[top : top + size, left : left + size].astype("float32")
+        crop = np.rot90(crop, rng.integers(4))
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        if is_grey:
+            crop = crop * rng.uniform(0.55, 1.0, 3)
+        crops[i] = _colour_jitter(crop, rng)
+    return crops
+
+
+def _colour_jitter(crop, rng):
+    mean = crop.mean()
+    crop = (crop - mean) * rng.uniform(0.8, 1.2) + mean  # contrast
+    grey = crop.mean(-1, keepdims=True)
+    crop = (crop - grey) * rng.uniform(0.7, 1.3) + grey  # saturation
+    crop = crop * rng.uniform(0.92, 1.08, 3) + rng.uniform(-20, 20)
+    return np.clip(np.round(crop), 0, 255).astype("uint8")
+
+
+def held_out_photo_crops(name, num_crops, size=64, seed=0):
+    """Random, unaugmented crops of one photograph at full and half scale."""
+    return random_crops(
+        photo_pyramid([name]), num_crops, size, seed=seed, flip=False
     )
 
 

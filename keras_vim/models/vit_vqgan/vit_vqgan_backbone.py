@@ -40,6 +40,9 @@ class ViTVQGANBackbone(Backbone):
         num_channels: int. Image channels.
         output_activation: `"sigmoid"` (mean of the logit-Laplace) or `"raw"`
             (values clipped to `[0, 1]`).
+        overlapping_patches: bool. The decoder paints overlapping windows of
+            twice the patch size (see `ViTVQGANDecoder`); `False` is the
+            paper's one patch per token.
         track_dead_codes: bool. Keep the statistics needed to restart dead
             codes during training (`keras_vim.callbacks.CodebookRestart`).
         dtype: string or `keras.mixed_precision.DTypePolicy`. Quantizer
@@ -82,6 +85,7 @@ class ViTVQGANBackbone(Backbone):
         beta=0.25,
         num_channels=3,
         output_activation="sigmoid",
+        overlapping_patches=False,
         track_dead_codes=False,
         dtype=None,
         **kwargs,
@@ -121,6 +125,7 @@ class ViTVQGANBackbone(Backbone):
             decoder_intermediate_dim,
             num_channels=num_channels,
             output_activation=output_activation,
+            overlapping_patches=overlapping_patches,
             dtype=dtype,
             name="decoder",
         )
@@ -161,6 +166,7 @@ class ViTVQGANBackbone(Backbone):
         self.beta = beta
         self.num_channels = num_channels
         self.output_activation = output_activation
+        self.overlapping_patches = overlapping_patches
         self.track_dead_codes = track_dead_codes
 
     @property
@@ -247,6 +253,7 @@ class ViTVQGANBackbone(Backbone):
                 "beta": self.beta,
                 "num_channels": self.num_channels,
                 "output_activation": self.output_activation,
+                "overlapping_patches": self.overlapping_patches,
                 "track_dead_codes": self.track_dead_codes,
             }
         )

@@ -28,6 +28,11 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
     regrouped into the image: per pixel a location and a log-scale, the
     parameters of the logit-Laplace likelihood.
 
+    With `overlapping_patches=True` each token's linear map paints a window
+    of twice the patch size centred on its patch instead, and neighbouring
+    windows add up (a transposed convolution of stride `patch_size`): no
+    pixel is drawn by one token alone, so the token grid has no hard edges.
+
     With `output_activation="sigmoid"` the location lives in logit space and
     the reconstruction is the density's mean, `unmap(sigmoid(location))`.
     With `"raw"` the first channels are the reconstruction itself (clipped to
@@ -43,6 +48,9 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         intermediate_dim: int. Hidden size of the MLPs and the tanh head.
         num_channels: int. Image channels.
         output_activation: `"sigmoid"` or `"raw"`.
+        overlapping_patches: bool. Paint `2 * patch_size` windows that
+            overlap their neighbours' (not in the paper; `False` is its
+            linear map to each patch). Needs an even `patch_size`.
         dropout: float. Dropout inside the blocks.
         layer_norm_epsilon: float.
 
@@ -67,6 +75,7 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         intermediate_dim,
         num_channels=3,
         output_activation="sigmoid",
+        overlapping_patches=False,
         dropout=0.0,
         layer_norm_epsilon=1e-6,
         **kwargs,
@@ -77,6 +86,11 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
                 "`output_activation` must be 'sigmoid' or 'raw'. "
                 f"Received: output_activation={output_activation!r}"
             )
+        if overlapping_patches and patch_size % 2:
+            raise ValueError(
+                "`overlapping_patches=True` needs an even `patch_size`. "
+                f"Received: patch_size={patch_size}"
+            )
         self.image_size = int(image_size)
         self.patch_size = int(patch_size)
         self.num_layers = int(num_layers)
@@ -85,6 +99,7 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         self.intermediate_dim = int(intermediate_dim)
         self.num_channels = int(num_channels)
         self.output_activation = output_activation
+        self.overlapping_patches = bool(overlapping_patches)
         self.dropout = float(dropout)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
         self.grid_size = self.image_size // self.patch_size
@@ -96,8 +111,9 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         pixel_dtype = "float32"
         if isinstance(self.dtype_policy, keras.dtype_policies.DTypePolicyMap):
             pixel_dtype = self.dtype_policy
+        window = self.patch_size * (2 if self.overlapping_patches else 1)
         self.pixel_projection = keras.layers.Dense(
-            self.patch_size**2 * self.num_channels * 2,
+            window**2 * self.num_channels * 2,
             dtype=pixel_dtype,
             name="pixel_projection",
         )
@@ -123,9 +139,32 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
     def _patches_to_image(self, patches):
         p, g = self.patch_size, self.grid_size
         channels = 2 * self.num_channels
+        if self.overlapping_patches:
+            return self._windows_to_image(patches)
         x = ops.reshape(patches, (-1, g, g, p, p, channels))
         x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
         return ops.reshape(x, (-1, g * p, g * p, channels))
+
+    def _windows_to_image(self, windows):
+        """Overlap-adds `2p x 2p` windows centred on their `p x p` patches.
+
+        Quadrant `(a, b)` of token `(i, j)`'s window lands on cell
+        `(i + a, j + b)` of a grid one cell larger than the token grid; the
+        sum is then cropped by `p / 2` on each side.
+        """
+        p, g = self.patch_size, self.grid_size
+        channels = 2 * self.num_channels
+        x = ops.reshape(windows, (-1, g, g, 2, p, 2, p, channels))
+        total = 0.0
+        for a in (0, 1):
+            for b in (0, 1):
+                quadrant = x[:, :, :, a, :, b]
+                pad = [[0, 0], [a, 1 - a], [b, 1 - b], [0, 0], [0, 0], [0, 0]]
+                total = total + ops.pad(quadrant, pad)
+        total = ops.transpose(total, (0, 1, 3, 2, 4, 5))
+        canvas = ops.reshape(total, (-1, (g + 1) * p, (g + 1) * p, channels))
+        h = p // 2
+        return canvas[:, h : h + g * p, h : h + g * p]
 
     def compute_output_spec(self, tokens, training=False):
         shape = (
@@ -140,6 +179,7 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         config = super().get_config()
         config.update(self._trunk_config())
         config["output_activation"] = self.output_activation
+        config["overlapping_patches"] = self.overlapping_patches
         return config
 
 

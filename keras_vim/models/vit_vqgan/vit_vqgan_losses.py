@@ -48,6 +48,20 @@ def l2_loss(images, reconstruction):
     return ops.mean(ops.square(diff), axis=(1, 2, 3))
 
 
+def gradient_l2_loss(images, reconstruction):
+    """Per-example mean squared error of the neighbouring-pixel differences.
+
+    Weighs errors by frequency: a reconstruction made of flat 8x8 blocks pays
+    for every step at a block edge. Its minimiser is the same as L2's (both
+    are quadratic in `reconstruction - images`), so it speeds up learning
+    smooth token boundaries without changing what is learned. `(batch,)`.
+    """
+    diff = ops.cast(reconstruction, "float32") - ops.cast(images, "float32")
+    down = ops.square(diff[:, 1:] - diff[:, :-1])
+    across = ops.square(diff[:, :, 1:] - diff[:, :, :-1])
+    return ops.mean(down, axis=(1, 2, 3)) + ops.mean(across, axis=(1, 2, 3))
+
+
 def discriminator_loss(real_logits, fake_logits):
     """Non-saturating logistic loss of the discriminator, `(batch,)`."""
     return ops.softplus(-real_logits) + ops.softplus(fake_logits)

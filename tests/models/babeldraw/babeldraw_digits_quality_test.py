@@ -9,7 +9,7 @@ from keras_vim.utils.canvas_judge import CanvasJudge
 from keras_vim.utils.digit_canvases import make_canvases
 from keras_vim.utils.image_utils import psnr
 from keras_vim.utils.preset_evaluation import babeldraw_digits_match_rates
-from keras_vim.utils.preset_evaluation import kmeans_psnr
+from keras_vim.utils.tokenizer_evaluation import kmeans_psnr
 
 # Slow (a trained preset, sampling): `pytest -m large`, once in CI.
 pytestmark = pytest.mark.large

@@ -33,3 +33,32 @@ class ViTVQGANDecoderTest(TestCase):
         self.assertAllClose(
             map_pixels(reconstruction), ops.sigmoid(location), atol=1e-5
         )
+
+    def test_overlapping_patches_match_windows_added_in_numpy(self):
+        decoder = ViTVQGANDecoder(
+            **TINY_TRUNK, output_activation="raw", overlapping_patches=True
+        )
+        reconstruction, _, log_scale = decoder(self.tokens)
+        stats = np.concatenate(
+            [ops.convert_to_numpy(t) for t in (reconstruction, log_scale)],
+            axis=-1,
+        )
+        # Each token's 8x8x6 window, centred on its 4x4 patch, added into a
+        # canvas with a 2-pixel margin, which is cut off.
+        trunk = decoder._call_trunk(ops.convert_to_tensor(self.tokens))
+        windows = ops.convert_to_numpy(decoder.pixel_projection(trunk))
+        windows = windows.reshape(2, 4, 4, 8, 8, 6)
+        canvas = np.zeros((2, 20, 20, 6), "float32")
+        for i in range(4):
+            for j in range(4):
+                canvas[:, 4 * i : 4 * i + 8, 4 * j : 4 * j + 8] += windows[
+                    :, i, j
+                ]
+        self.assertAllClose(stats, canvas[:, 2:18, 2:18], atol=1e-5)
+
+    def test_overlapping_patches_need_even_patch_size(self):
+        with self.assertRaisesRegex(ValueError, "even `patch_size`"):
+            ViTVQGANDecoder(
+                **dict(TINY_TRUNK, image_size=15, patch_size=5),
+                overlapping_patches=True,
+            )

@@ -6,8 +6,8 @@ from keras_hub.src.tests.test_case import TestCase
 
 import keras_vim
 from keras_vim.utils.image_utils import psnr
-from keras_vim.utils.preset_evaluation import kmeans_psnr
 from keras_vim.utils.sample_data import photo_crops
+from keras_vim.utils.tokenizer_evaluation import kmeans_psnr
 
 # Slow (trained presets, sampling, probes): `pytest -m large`, once in CI.
 pytestmark = pytest.mark.large

@@ -57,6 +57,32 @@ class LossTest(TestCase):
         l1 = np.abs(x - 1 / (1 + np.exp(-mu))).mean(axis=(1, 2, 3))
         self.assertGreater(np.abs(ops.convert_to_numpy(got) - l1).min(), 0.01)
 
+    def test_gradient_l2_loss(self):
+        rng = np.random.default_rng(0)
+        a = rng.random((2, 5, 6, 3)).astype("float32")
+        b = rng.random((2, 5, 6, 3)).astype("float32")
+        e = b - a
+        expected = [
+            np.mean(
+                [
+                    (e[n, y + 1, x] - e[n, y, x]) ** 2
+                    for y in range(4)
+                    for x in range(6)
+                ]
+            )
+            + np.mean(
+                [
+                    (e[n, y, x + 1] - e[n, y, x]) ** 2
+                    for y in range(5)
+                    for x in range(5)
+                ]
+            )
+            for n in range(2)
+        ]
+        self.assertAllClose(losses.gradient_l2_loss(a, b), expected)
+        # Zero for a reconstruction off by a constant: only steps count.
+        self.assertAllClose(losses.gradient_l2_loss(a, a + 0.2), [0.0, 0.0])
+
     def test_l2_and_gan_losses(self):
         a = np.zeros((2, 2, 2, 3), "float32")
         b = np.full((2, 2, 2, 3), 0.5, "float32")
@@ -148,6 +174,7 @@ class ViTVQGANTest(TestCase):
         model.compile(
             optimizer=keras.optimizers.Adam(3e-3),
             perceptual_weight=0.1,
+            gradient_l2_weight=1.0,
             perceptual_weights=None,
         )
         x = images(8)
@@ -159,6 +186,7 @@ class ViTVQGANTest(TestCase):
             "quantizer_loss",
             "logit_laplace_loss",
             "l2_loss",
+            "gradient_l2_loss",
             "perceptual_loss",
             "generator_adversarial_loss",
             "discriminator_loss",
@@ -167,6 +195,9 @@ class ViTVQGANTest(TestCase):
         ):
             self.assertTrue(np.all(np.isfinite(history[key])), key)
         self.assertLess(history["l2_loss"][-1], 0.7 * history["l2_loss"][0])
+        self.assertLess(
+            history["gradient_l2_loss"][-1], history["gradient_l2_loss"][0]
+        )
         self.assertLess(
             history["logit_laplace_loss"][-1], history["logit_laplace_loss"][0]
         )
