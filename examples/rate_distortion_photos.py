@@ -21,6 +21,7 @@ The README's figure:
 import argparse
 import json
 import math
+import os
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def plot(curves, path):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    jpeg = [p for p in curves["jpeg"] if p[1] <= 1.0]
+    jpeg = [p for p in curves["jpeg"] if p[1] <= 0.5]
     ax.plot(
         [p[1] for p in jpeg], [p[2] for p in jpeg], ".-", label="JPEG payload"
     )
@@ -75,13 +76,13 @@ def plot(curves, path):
         "s--",
         label="k-means, 8x8 patches",
     )
-    for name, bpp, quality in curves["tokenizer"]:
+    for i, (name, bpp, quality) in enumerate(curves["tokenizer"]):
         ax.plot(bpp, quality, "r*", markersize=12)
         ax.annotate(
-            name,
+            os.path.basename(os.path.normpath(name)),
             (bpp, quality),
             textcoords="offset points",
-            xytext=(6, -12),
+            xytext=(8, 8 if i % 2 else -14),
             fontsize=8,
         )
     ax.plot([], [], "r*", label="ViT-VQGAN (trained)")

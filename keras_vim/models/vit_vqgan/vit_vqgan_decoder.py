@@ -1,4 +1,5 @@
 import keras
+import numpy as np
 from keras import ops
 
 from keras_vim.layers.vit_trunk import ViTTrunkMixin
@@ -30,8 +31,9 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
 
     With `overlapping_patches=True` each token's linear map paints a window
     of twice the patch size centred on its patch instead, and neighbouring
-    windows add up (a transposed convolution of stride `patch_size`): no
-    pixel is drawn by one token alone, so the token grid has no hard edges.
+    windows are blended with tent weights that sum to one (lapped windows,
+    as block codecs use against blocking): no pixel is drawn by one token
+    alone, so the token grid has no hard edges.
 
     With `output_activation="sigmoid"` the location lives in logit space and
     the reconstruction is the density's mean, `unmap(sigmoid(location))`.
@@ -48,9 +50,9 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         intermediate_dim: int. Hidden size of the MLPs and the tanh head.
         num_channels: int. Image channels.
         output_activation: `"sigmoid"` or `"raw"`.
-        overlapping_patches: bool. Paint `2 * patch_size` windows that
-            overlap their neighbours' (not in the paper; `False` is its
-            linear map to each patch). Needs an even `patch_size`.
+        overlapping_patches: bool. Paint `2 * patch_size` windows blended
+            with their neighbours' (not in the paper; `False` is its linear
+            map to each patch). Needs an even `patch_size`.
         dropout: float. Dropout inside the blocks.
         layer_norm_epsilon: float.
 
@@ -146,14 +148,36 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         return ops.reshape(x, (-1, g * p, g * p, channels))
 
     def _windows_to_image(self, windows):
-        """Overlap-adds `2p x 2p` windows centred on their `p x p` patches.
+        """Blends `2p x 2p` windows centred on their `p x p` patches.
 
-        Quadrant `(a, b)` of token `(i, j)`'s window lands on cell
-        `(i + a, j + b)` of a grid one cell larger than the token grid; the
-        sum is then cropped by `p / 2` on each side.
+        Each window is weighted by a tent that is highest at its centre and
+        fades towards its edges; tents of neighbouring tokens sum to one
+        (they are renormalised at the image border). Where neighbours paint
+        the same colour the blend is that colour, with no seam: the lapped
+        windows of block codecs, not a grid of patches.
         """
         p, g = self.patch_size, self.grid_size
-        channels = 2 * self.num_channels
+        ramp = np.arange(2 * p) + 0.5
+        tent = np.minimum(ramp, 2 * p - ramp) / p
+        tent = (tent[:, None] * tent[None, :])[..., None].astype("float32")
+        x = ops.reshape(
+            windows, (-1, g, g, 2 * p, 2 * p, 2 * self.num_channels)
+        )
+        weights = ops.convert_to_tensor(
+            np.broadcast_to(tent, (1, g, g) + tent.shape)
+        )
+        tent = ops.convert_to_tensor(tent)
+        return self._overlap_add(x * tent) / self._overlap_add(weights)
+
+    def _overlap_add(self, windows):
+        """Sums `(batch, g, g, 2p, 2p, c)` windows at stride `p`, cropping
+        `p / 2` on each side.
+
+        Quadrant `(a, b)` of token `(i, j)`'s window lands on cell
+        `(i + a, j + b)` of a grid one cell larger than the token grid.
+        """
+        p, g = self.patch_size, self.grid_size
+        channels = windows.shape[-1]
         x = ops.reshape(windows, (-1, g, g, 2, p, 2, p, channels))
         total = 0.0
         for a in (0, 1):

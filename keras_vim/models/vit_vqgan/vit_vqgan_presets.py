@@ -12,11 +12,12 @@ backbone_presets = {
     "vit_vqgan_photos_64": {
         "metadata": {
             "description": (
-                "Small ViT-VQGAN (64x64, 8x8 tokens, 256 codes) trained on "
-                "scikit-image's colour photographs by "
+                "Small ViT-VQGAN (64x64, 8x8 tokens, 256 codes, overlapping "
+                "decoder windows) trained on augmented crops of "
+                "scikit-image's photographs by "
                 "examples/train_vit_vqgan_photos.py."
             ),
-            "params": 1957280,
+            "params": 2105888,
             "path": "vit_vqgan",
         },
         "kaggle_handle": shipped_preset("vit_vqgan_photos_64"),

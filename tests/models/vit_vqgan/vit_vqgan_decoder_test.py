@@ -43,18 +43,37 @@ class ViTVQGANDecoderTest(TestCase):
             [ops.convert_to_numpy(t) for t in (reconstruction, log_scale)],
             axis=-1,
         )
-        # Each token's 8x8x6 window, centred on its 4x4 patch, added into a
-        # canvas with a 2-pixel margin, which is cut off.
+        # Each token's 8x8x6 window, centred on its 4x4 patch and weighted by
+        # a tent, added into a canvas with a 2-pixel margin (cut off), then
+        # divided by the summed weights.
         trunk = decoder._call_trunk(ops.convert_to_tensor(self.tokens))
         windows = ops.convert_to_numpy(decoder.pixel_projection(trunk))
         windows = windows.reshape(2, 4, 4, 8, 8, 6)
+        tent = np.array([1, 3, 5, 7, 7, 5, 3, 1], "float32") / 8
+        tent = np.outer(tent, tent)[..., None]
         canvas = np.zeros((2, 20, 20, 6), "float32")
+        weights = np.zeros((20, 20, 1), "float32")
         for i in range(4):
             for j in range(4):
-                canvas[:, 4 * i : 4 * i + 8, 4 * j : 4 * j + 8] += windows[
-                    :, i, j
-                ]
-        self.assertAllClose(stats, canvas[:, 2:18, 2:18], atol=1e-5)
+                rows = slice(4 * i, 4 * i + 8)
+                cols = slice(4 * j, 4 * j + 8)
+                canvas[:, rows, cols] += windows[:, i, j] * tent
+                weights[rows, cols] += tent
+        expected = canvas[:, 2:18, 2:18] / weights[2:18, 2:18]
+        self.assertAllClose(stats, expected, atol=1e-5)
+        # Inside the image the tents sum to one.
+        self.assertAllClose(weights[4:16, 4:16], np.ones((12, 12, 1)))
+
+    def test_overlapping_patches_paint_flat_colour_without_seams(self):
+        decoder = ViTVQGANDecoder(
+            **TINY_TRUNK, output_activation="raw", overlapping_patches=True
+        )
+        decoder.build((None, 16, 8))
+        kernel, bias = decoder.pixel_projection.weights
+        kernel.assign(np.zeros(kernel.shape, "float32"))
+        bias.assign(np.full(bias.shape, 0.3, "float32"))
+        reconstruction, _, _ = decoder(self.tokens)
+        self.assertAllClose(reconstruction, np.full((2, 16, 16, 3), 0.3))
 
     def test_overlapping_patches_need_even_patch_size(self):
         with self.assertRaisesRegex(ValueError, "even `patch_size`"):
