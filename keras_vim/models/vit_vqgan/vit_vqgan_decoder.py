@@ -139,10 +139,10 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         return reconstruction, location, log_scale
 
     def _patches_to_image(self, patches):
-        p, g = self.patch_size, self.grid_size
-        channels = 2 * self.num_channels
         if self.overlapping_patches:
             return self._windows_to_image(patches)
+        p, g = self.patch_size, self.grid_size
+        channels = 2 * self.num_channels
         x = ops.reshape(patches, (-1, g, g, p, p, channels))
         x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
         return ops.reshape(x, (-1, g * p, g * p, channels))
