@@ -21,15 +21,17 @@ from keras_vim.utils.untracked import Untracked
 from keras_vim.utils.validation import check_positive_int
 from keras_vim.utils.validation import warn_if_cropped
 
-LOSS_TERMS = (
-    "quantizer_loss",
-    "logit_laplace_loss",
-    "l2_loss",
-    "gradient_l2_loss",
-    "perceptual_loss",
-    "generator_adversarial_loss",
-    "discriminator_loss",
-)
+# Each logged loss term and the `compile` weight it is summed with (the
+# discriminator's own loss always counts once).
+LOSS_TERMS = {
+    "quantizer_loss": "quantizer_weight",
+    "logit_laplace_loss": "logit_laplace_weight",
+    "l2_loss": "l2_weight",
+    "gradient_l2_loss": "gradient_l2_weight",
+    "perceptual_loss": "perceptual_weight",
+    "generator_adversarial_loss": "adversarial_weight",
+    "discriminator_loss": None,
+}
 
 
 @keras.saving.register_keras_serializable(package="keras_vim")
@@ -283,18 +285,12 @@ class ViTVQGAN(Task):
             )
             terms["generator_adversarial_loss"] = ops.mean(
                 losses.generator_adversarial_loss(
-                    self._frozen_discriminator(reconstruction)
+                    self.discriminator.frozen_call(reconstruction)
                 )
             )
-        total = (
-            w["quantizer_weight"] * terms["quantizer_loss"]
-            + w["logit_laplace_weight"] * terms.get("logit_laplace_loss", 0.0)
-            + w["l2_weight"] * terms.get("l2_loss", 0.0)
-            + w["gradient_l2_weight"] * terms.get("gradient_l2_loss", 0.0)
-            + w["perceptual_weight"] * terms.get("perceptual_loss", 0.0)
-            + w["adversarial_weight"]
-            * terms.get("generator_adversarial_loss", 0.0)
-            + terms.get("discriminator_loss", 0.0)
+        total = sum(
+            value * (w[LOSS_TERMS[name]] if LOSS_TERMS[name] else 1.0)
+            for name, value in terms.items()
         )
         for name, value in terms.items():
             self.loss_trackers[name].update_state(value)
@@ -318,20 +314,6 @@ class ViTVQGAN(Task):
         if self._perceptual.value is not None:
             self._perceptual.value.build()
         return super().make_test_function(force)
-
-    def _frozen_discriminator(self, images):
-        """Discriminator logits whose gradient reaches only `images`."""
-        trainable = [
-            ops.stop_gradient(v.value)
-            for v in self.discriminator.trainable_variables
-        ]
-        non_trainable = [
-            v.value for v in self.discriminator.non_trainable_variables
-        ]
-        logits, _ = self.discriminator.stateless_call(
-            trainable, non_trainable, images
-        )
-        return logits
 
     @property
     def metrics(self):

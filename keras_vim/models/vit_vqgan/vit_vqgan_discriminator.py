@@ -96,6 +96,16 @@ class ViTVQGANDiscriminator(keras.layers.Layer):
         x = ops.leaky_relu(self.final_dense(x), 0.2)
         return ops.squeeze(self.output_dense(x), axis=-1)
 
+    def frozen_call(self, images):
+        """Logits whose gradient reaches only `images`, not the weights
+        (the generator's adversarial term)."""
+        trainable = [
+            ops.stop_gradient(v.value) for v in self.trainable_variables
+        ]
+        non_trainable = [v.value for v in self.non_trainable_variables]
+        logits, _ = self.stateless_call(trainable, non_trainable, images)
+        return logits
+
     def compute_output_shape(self, input_shape):
         return (input_shape[0],)
 

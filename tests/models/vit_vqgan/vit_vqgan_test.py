@@ -165,7 +165,9 @@ class ViTVQGANTest(TestCase):
         model = build_task()
         x = images(2).astype("float32") / 255
         self.assertAllClose(
-            model._frozen_discriminator(x), model.discriminator(x), atol=1e-6
+            model.discriminator.frozen_call(x),
+            model.discriminator(x),
+            atol=1e-6,
         )
 
     def test_all_losses_fall_with_fit(self):
