@@ -109,6 +109,12 @@ def main():
         help="decoder paints overlapping 16x16 windows (see ViTVQGANDecoder)",
     )
     parser.add_argument("--adversarial-weight", type=float, default=0.0)
+    parser.add_argument(
+        "--adaptive-adversarial-weight",
+        action="store_true",
+        help="--adversarial-weight is the GAN gradient's norm over the "
+        "reconstruction gradient's at the decoder output (VQGAN's rule)",
+    )
     parser.add_argument("--discriminator-filters", type=int, default=16)
     parser.add_argument("--output", default="presets/vit_vqgan_photos_64")
     args = parser.parse_args()
@@ -142,6 +148,7 @@ def main():
         logit_laplace_weight=args.logit_laplace_weight,
         gradient_l2_weight=args.gradient_l2_weight,
         adversarial_weight=args.adversarial_weight,
+        adaptive_adversarial_weight=args.adaptive_adversarial_weight,
     )
     steps_per_epoch = args.num_crops // args.batch_size
     epochs = max(1, args.steps // steps_per_epoch)

@@ -155,6 +155,7 @@ class ViTVQGAN(Task):
         gradient_l2_weight=0.0,
         perceptual_weight=0.1,
         adversarial_weight=0.1,
+        adaptive_adversarial_weight=False,
         perceptual_weights="imagenet",
         **kwargs,
     ):
@@ -178,6 +179,11 @@ class ViTVQGAN(Task):
                 since VGG's labels leak into the features).
             adversarial_weight: float. Weight of the generator's GAN loss;
                 `0` disables the discriminator.
+            adaptive_adversarial_weight: bool. VQGAN's adaptive weight: the
+                GAN term's gradient at the decoder output is rescaled to
+                `adversarial_weight` times the norm of the reconstruction
+                losses' gradient there (`balanced_adversarial_copies`), so
+                `adversarial_weight` becomes a ratio of gradient norms.
             perceptual_weights: `"imagenet"` (downloads VGG16 weights once),
                 a weights file path, or `None` (random features, for tests).
                 The network is built when `fit` or `evaluate` starts, not here.
@@ -223,7 +229,9 @@ class ViTVQGAN(Task):
                 )
             )
         self.loss_weights_config = dict(
-            weights, adversarial_weight=adversarial_weight
+            weights,
+            adversarial_weight=adversarial_weight,
+            adaptive_adversarial_weight=bool(adaptive_adversarial_weight),
         )
         self.perceptual_weights = perceptual_weights
         self._perceptual = Untracked(
@@ -259,7 +267,11 @@ class ViTVQGAN(Task):
     ):
         images = ops.cast(x["images"] if isinstance(x, dict) else x, "float32")
         w = self.loss_weights_config
-        reconstruction = y_pred["reconstruction"]
+        reconstruction = fake = y_pred["reconstruction"]
+        if w["adversarial_weight"] and w["adaptive_adversarial_weight"]:
+            reconstruction, fake = losses.balanced_adversarial_copies(
+                reconstruction, w["adversarial_weight"]
+            )
         terms = {"quantizer_loss": ops.mean(y_pred["quantizer_loss"])}
         if w["logit_laplace_weight"]:
             terms["logit_laplace_loss"] = ops.mean(
@@ -279,13 +291,13 @@ class ViTVQGAN(Task):
             )
         if w["adversarial_weight"]:
             real_logits = self.discriminator(images)
-            fake_logits = self.discriminator(ops.stop_gradient(reconstruction))
+            fake_logits = self.discriminator(ops.stop_gradient(fake))
             terms["discriminator_loss"] = ops.mean(
                 losses.discriminator_loss(real_logits, fake_logits)
             )
             terms["generator_adversarial_loss"] = ops.mean(
                 losses.generator_adversarial_loss(
-                    self.discriminator.frozen_call(reconstruction)
+                    self.discriminator.frozen_call(fake)
                 )
             )
         total = sum(

@@ -62,6 +62,48 @@ def gradient_l2_loss(images, reconstruction):
     return ops.mean(down, axis=(1, 2, 3)) + ops.mean(across, axis=(1, 2, 3))
 
 
+def balanced_adversarial_copies(reconstruction, weight):
+    """Two copies of `reconstruction` whose gradients are balanced.
+
+    The first copy feeds the reconstruction losses, the second the
+    generator's adversarial loss. Forward, both are `reconstruction`;
+    backward, the second copy's gradient is rescaled so that its norm is
+    `weight` times the norm of the first's before the two are summed. This
+    is VQGAN's adaptive weight (Esser et al., 2021, eq. 7), taken at the
+    decoder's output rather than at its last layer's kernel: whatever the
+    scale of the discriminator's logits, the GAN term moves the pixels
+    `weight` as far as reconstruction does, and never outweighs it.
+
+    Args:
+        reconstruction: `(batch, H, W, C)` float32 decoder output.
+        weight: float. Adversarial gradient norm over reconstruction
+            gradient norm.
+
+    Returns:
+        `(for_reconstruction, for_adversarial)`.
+    """
+
+    # One stacked output: torch's custom gradients take a single upstream.
+    @ops.custom_gradient
+    def copies(x):
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            from_reconstruction, from_adversarial = upstream[0], upstream[1]
+            scale = weight * _norm(from_reconstruction)
+            scale = scale / (_norm(from_adversarial) + 1e-12)
+            return from_reconstruction + scale * from_adversarial
+
+        return ops.stack([x, x]), grad
+
+    both = copies(ops.cast(reconstruction, "float32"))
+    return both[0], both[1]
+
+
+def _norm(x):
+    return ops.sqrt(ops.sum(ops.square(x)))
+
+
 def discriminator_loss(real_logits, fake_logits):
     """Non-saturating logistic loss of the discriminator, `(batch,)`."""
     return ops.softplus(-real_logits) + ops.softplus(fake_logits)
