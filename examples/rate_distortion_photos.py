@@ -11,11 +11,11 @@ never saw (`TOKENIZER_HELD_OUT_PHOTOS`), for:
 The README's figure:
 
     KERAS_BACKEND=jax python examples/rate_distortion_photos.py \
-        --tokenizers vit_vqgan_photos_64 photos_stage1 \
+        --tokenizers vit_vqgan_photos_64 photos_128_codes \
         --output examples/rate_distortion_photos.png
 
-(`photos_stage1` is the 512-code first run of
-`examples/train_vit_vqgan_photos.py`; see its docstring.) Needs matplotlib.
+(`photos_128_codes` is a 128-code run of `examples/train_vit_vqgan_photos.py`
+from the shipped preset; README has its command.) Needs matplotlib.
 """
 
 import argparse
@@ -76,13 +76,13 @@ def plot(curves, path):
         "s--",
         label="k-means, 8x8 patches",
     )
-    for i, (name, bpp, quality) in enumerate(curves["tokenizer"]):
+    for name, bpp, quality in curves["tokenizer"]:
         ax.plot(bpp, quality, "r*", markersize=12)
         ax.annotate(
             os.path.basename(os.path.normpath(name)),
             (bpp, quality),
             textcoords="offset points",
-            xytext=(8, 8 if i % 2 else -14),
+            xytext=(9, -4),
             fontsize=8,
         )
     ax.plot([], [], "r*", label="ViT-VQGAN (trained)")

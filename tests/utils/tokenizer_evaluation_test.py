@@ -8,6 +8,7 @@ from keras_vim.utils.tokenizer_evaluation import image_patches
 from keras_vim.utils.tokenizer_evaluation import images_from_patches
 from keras_vim.utils.tokenizer_evaluation import jpeg_rate_distortion
 from keras_vim.utils.tokenizer_evaluation import kmeans_reconstruct
+from keras_vim.utils.tokenizer_evaluation import mean_step
 
 
 def loop_block_ratio(image, patch_size):
@@ -40,6 +41,22 @@ class BlockBoundaryRatioTest(TestCase):
         blocks = rng.random((8, 4, 4, 3)).repeat(8, 1).repeat(8, 2)
         blocky = blocks + 0.01 * rng.random(blocks.shape)
         self.assertGreater(block_boundary_ratio(blocky, 8), 10.0)
+
+
+class MeanStepTest(TestCase):
+    def test_matches_pixel_loop_and_uint8_scale(self):
+        image = np.random.default_rng(2).integers(0, 256, (1, 6, 5, 3))
+        image = image.astype("uint8")
+        x = image[0].astype("float64") / 255
+        steps = [
+            abs(x[y, c + dx] - x[y, c] if dx else x[y + 1, c] - x[y, c])
+            for y in range(6)
+            for c in range(5)
+            for dx in (0, 1)
+            if y + (1 - dx) < 6 and c + dx < 5
+        ]
+        self.assertAllClose(mean_step(image), np.mean(steps))
+        self.assertAllClose(mean_step(x[None]), np.mean(steps))
 
 
 class KMeansTest(TestCase):

@@ -43,6 +43,9 @@ class ViTVQGANBackbone(Backbone):
         overlapping_patches: bool. The decoder paints overlapping windows of
             twice the patch size (see `ViTVQGANDecoder`); `False` is the
             paper's one patch per token.
+        deblocking_strength: float in `[0, 0.5)`. The decoder's deblocking
+            filter across token boundaries (see `ViTVQGANDecoder`); `0`,
+            the paper, is off.
         track_dead_codes: bool. Keep the statistics needed to restart dead
             codes during training (`keras_vim.callbacks.CodebookRestart`).
         dtype: string or `keras.mixed_precision.DTypePolicy`. Quantizer
@@ -86,6 +89,7 @@ class ViTVQGANBackbone(Backbone):
         num_channels=3,
         output_activation="sigmoid",
         overlapping_patches=False,
+        deblocking_strength=0.0,
         track_dead_codes=False,
         dtype=None,
         **kwargs,
@@ -126,6 +130,7 @@ class ViTVQGANBackbone(Backbone):
             num_channels=num_channels,
             output_activation=output_activation,
             overlapping_patches=overlapping_patches,
+            deblocking_strength=deblocking_strength,
             dtype=dtype,
             name="decoder",
         )
@@ -167,6 +172,7 @@ class ViTVQGANBackbone(Backbone):
         self.num_channels = num_channels
         self.output_activation = output_activation
         self.overlapping_patches = overlapping_patches
+        self.deblocking_strength = deblocking_strength
         self.track_dead_codes = track_dead_codes
 
     @property
@@ -254,6 +260,7 @@ class ViTVQGANBackbone(Backbone):
                 "num_channels": self.num_channels,
                 "output_activation": self.output_activation,
                 "overlapping_patches": self.overlapping_patches,
+                "deblocking_strength": self.deblocking_strength,
                 "track_dead_codes": self.track_dead_codes,
             }
         )

@@ -35,6 +35,14 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
     as block codecs use against blocking): no pixel is drawn by one token
     alone, so the token grid has no hard edges.
 
+    With `deblocking_strength > 0` the two pixels on either side of every
+    token boundary then move that fraction of their difference towards each
+    other (the deblocking filter of block codecs, fixed, with no weights).
+    An L2-trained decoder guesses each token's border pixels from that token
+    mostly, so their errors are independent across a boundary and the steps
+    there come out larger than inside tokens; the filter evens them out at
+    no measurable cost in PSNR.
+
     With `output_activation="sigmoid"` the location lives in logit space and
     the reconstruction is the density's mean, `unmap(sigmoid(location))`.
     With `"raw"` the first channels are the reconstruction itself (clipped to
@@ -53,6 +61,8 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         overlapping_patches: bool. Paint `2 * patch_size` windows blended
             with their neighbours' (not in the paper; `False` is its linear
             map to each patch). Needs an even `patch_size`.
+        deblocking_strength: float in `[0, 0.5)`. How far pixels across a
+            token boundary move towards each other; `0` (the paper) is off.
         dropout: float. Dropout inside the blocks.
         layer_norm_epsilon: float.
 
@@ -78,6 +88,7 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         num_channels=3,
         output_activation="sigmoid",
         overlapping_patches=False,
+        deblocking_strength=0.0,
         dropout=0.0,
         layer_norm_epsilon=1e-6,
         **kwargs,
@@ -93,6 +104,11 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
                 "`overlapping_patches=True` needs an even `patch_size`. "
                 f"Received: patch_size={patch_size}"
             )
+        if not 0.0 <= deblocking_strength < 0.5:
+            raise ValueError(
+                "`deblocking_strength` must be in [0, 0.5). "
+                f"Received: deblocking_strength={deblocking_strength!r}"
+            )
         self.image_size = int(image_size)
         self.patch_size = int(patch_size)
         self.num_layers = int(num_layers)
@@ -102,6 +118,7 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         self.num_channels = int(num_channels)
         self.output_activation = output_activation
         self.overlapping_patches = bool(overlapping_patches)
+        self.deblocking_strength = float(deblocking_strength)
         self.dropout = float(dropout)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
         self.grid_size = self.image_size // self.patch_size
@@ -129,6 +146,8 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         x = self._call_trunk(tokens, training=training)
         stats = self.pixel_projection(ops.cast(x, "float32"))
         stats = self._patches_to_image(ops.cast(stats, "float32"))
+        if self.deblocking_strength:
+            stats = self._deblock(stats)
         values, log_scale = ops.split(stats, 2, axis=-1)
         if self.output_activation == "sigmoid":
             location = values
@@ -190,6 +209,23 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         h = p // 2
         return canvas[:, h : h + g * p, h : h + g * p]
 
+    def _deblock(self, image):
+        """Moves pixels across token boundaries towards each other, rows
+        first, then columns."""
+        p, n = self.patch_size, self.image_size
+        # 1 where a difference spans a token boundary (pixels kp-1 and kp).
+        at_boundary = (np.arange(1, n) % p == 0).astype("float32")
+        for axis in (1, 2):
+            shape = [1, 1, 1, 1]
+            shape[axis] = n - 1
+            mask = ops.convert_to_tensor(at_boundary.reshape(shape))
+            step = ops.diff(image, axis=axis) * mask
+            after, before = [[0, 0]] * 4, [[0, 0]] * 4
+            after[axis], before[axis] = [0, 1], [1, 0]
+            pull, push = ops.pad(step, after), ops.pad(step, before)
+            image = image + self.deblocking_strength * (pull - push)
+        return image
+
     def compute_output_spec(self, tokens, training=False):
         shape = (
             tokens.shape[0],
@@ -204,6 +240,7 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         config.update(self._trunk_config())
         config["output_activation"] = self.output_activation
         config["overlapping_patches"] = self.overlapping_patches
+        config["deblocking_strength"] = self.deblocking_strength
         return config
 
 

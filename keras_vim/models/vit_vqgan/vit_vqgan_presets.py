@@ -13,7 +13,7 @@ backbone_presets = {
         "metadata": {
             "description": (
                 "Small ViT-VQGAN (64x64, 8x8 tokens, 256 codes, overlapping "
-                "decoder windows) trained on augmented crops of "
+                "decoder windows, deblocking) trained on augmented crops of "
                 "scikit-image's photographs by "
                 "examples/train_vit_vqgan_photos.py."
             ),

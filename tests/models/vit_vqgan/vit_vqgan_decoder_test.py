@@ -81,3 +81,31 @@ class ViTVQGANDecoderTest(TestCase):
                 **dict(TINY_TRUNK, image_size=15, patch_size=5),
                 overlapping_patches=True,
             )
+
+    def test_deblocking_matches_numpy_filter(self):
+        plain = ViTVQGANDecoder(**TINY_TRUNK, output_activation="raw")
+        deblocked = ViTVQGANDecoder(
+            **TINY_TRUNK, output_activation="raw", deblocking_strength=0.1
+        )
+        plain.build((None, 16, 8))
+        deblocked.build((None, 16, 8))
+        for source, target in zip(plain.weights, deblocked.weights):
+            target.assign(source)
+        expected = ops.convert_to_numpy(plain(self.tokens)[0]).copy()
+        # Rows, then columns: the pixels either side of each 4-pixel token
+        # boundary move 10% of their difference towards each other.
+        for axis in (1, 2):
+            for b in (4, 8, 12):
+                before = np.take(expected, b - 1, axis=axis)
+                after = np.take(expected, b, axis=axis)
+                index = [slice(None)] * 4
+                index[axis] = b - 1
+                expected[tuple(index)] = before + 0.1 * (after - before)
+                index[axis] = b
+                expected[tuple(index)] = after + 0.1 * (before - after)
+        self.assertAllClose(deblocked(self.tokens)[0], expected, atol=1e-5)
+        self.assertEqual(deblocked.get_config()["deblocking_strength"], 0.1)
+
+    def test_deblocking_strength_must_be_below_one_half(self):
+        with self.assertRaisesRegex(ValueError, "deblocking_strength"):
+            ViTVQGANDecoder(**TINY_TRUNK, deblocking_strength=0.5)

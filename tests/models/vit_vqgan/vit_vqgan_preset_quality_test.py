@@ -34,7 +34,6 @@ class ViTVQGANPhotosPresetTest(TestCase):
         self.assertGreater(quality["ssim"], quality["kmeans_ssim"])
         usage = len(np.unique(quality["token_ids"])) / codebook_size
         self.assertGreaterEqual(usage, 0.8)
-        # Steps across token boundaries vs inside tokens: k-means is ~10x
-        # the photographs' ratio, the preset 1.2x (README). The issue's bar,
-        # within 15%, is not met yet; this guards what was reached.
-        self.assertLessEqual(abs(quality["block_ratio_change"]), 0.25)
+        # Steps across token boundaries vs inside tokens: within 15% of the
+        # photographs' ratio (k-means is ~10x it, README).
+        self.assertLessEqual(abs(quality["block_ratio_change"]), 0.15)
