@@ -154,7 +154,7 @@ class ViTVQGAN(Task):
         l2_weight=1.0,
         gradient_l2_weight=0.0,
         perceptual_weight=0.1,
-        adversarial_weight=0.1,
+        adversarial_weight="auto",
         adaptive_adversarial_weight=False,
         perceptual_weights="imagenet",
         **kwargs,
@@ -178,7 +178,10 @@ class ViTVQGAN(Task):
                 `0` disables it (the paper does so for linear-probe models,
                 since VGG's labels leak into the features).
             adversarial_weight: float. Weight of the generator's GAN loss;
-                `0` disables the discriminator.
+                `0` disables the discriminator. `"auto"`: the paper's 0.1
+                when the task has a discriminator, else 0 (saved presets
+                carry none: `from_preset(...,
+                discriminator_base_filters=64)` builds one).
             adaptive_adversarial_weight: bool. VQGAN's adaptive weight: the
                 GAN term's gradient at the decoder output is rescaled to
                 `adversarial_weight` times the norm of the reconstruction
@@ -188,6 +191,8 @@ class ViTVQGAN(Task):
                 a weights file path, or `None` (random features, for tests).
                 The network is built when `fit` or `evaluate` starts, not here.
         """
+        if adversarial_weight == "auto":
+            adversarial_weight = 0.1 if self.discriminator is not None else 0.0
         weights = {
             "quantizer_weight": quantizer_weight,
             "logit_laplace_weight": logit_laplace_weight,
@@ -207,7 +212,13 @@ class ViTVQGAN(Task):
                     f"Received: {name}={value!r}"
                 )
         if adversarial_weight and self.discriminator is None:
-            adversarial_weight = 0.0
+            raise ValueError(
+                "`adversarial_weight` > 0 needs a discriminator, and this "
+                "task has none (`discriminator_base_filters=0`; saved "
+                "presets carry none). Build the task with one, e.g. "
+                "`ViTVQGAN.from_preset(preset, discriminator_base_filters="
+                f"64)`. Received: adversarial_weight={adversarial_weight!r}"
+            )
         if optimizer == "auto":
             optimizer = keras.optimizers.Adam(1e-4, beta_1=0.9, beta_2=0.99)
         optimizer = keras.optimizers.get(optimizer)
@@ -230,7 +241,6 @@ class ViTVQGAN(Task):
             )
         self.loss_weights_config = dict(
             weights,
-            adversarial_weight=adversarial_weight,
             adaptive_adversarial_weight=bool(adaptive_adversarial_weight),
         )
         self.perceptual_weights = perceptual_weights

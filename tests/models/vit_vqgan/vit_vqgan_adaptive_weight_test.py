@@ -78,3 +78,13 @@ class AdaptiveAdversarialWeightTest(TestCase):
         self.assertEqual(weights["adversarial_weight"], 0.2)
         # The restored model trains on with the same rule.
         restored.fit(x, batch_size=8, epochs=1, verbose=0)
+
+    def test_adversarial_weight_without_discriminator_is_an_error(self):
+        model = build_task(discriminator_base_filters=0)
+        # "auto" (the default) is off without a discriminator, 0.1 with one.
+        self.assertEqual(model.loss_weights_config["adversarial_weight"], 0.0)
+        self.assertEqual(
+            build_task().loss_weights_config["adversarial_weight"], 0.1
+        )
+        with self.assertRaisesRegex(ValueError, "discriminator_base_filters"):
+            model.compile(adversarial_weight=0.1)
