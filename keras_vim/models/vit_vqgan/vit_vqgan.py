@@ -277,39 +277,9 @@ class ViTVQGAN(Task):
     ):
         images = ops.cast(x["images"] if isinstance(x, dict) else x, "float32")
         w = self.loss_weights_config
-        reconstruction = fake = y_pred["reconstruction"]
-        if w["adversarial_weight"] and w["adaptive_adversarial_weight"]:
-            reconstruction, fake = losses.balanced_adversarial_copies(
-                reconstruction, w["adversarial_weight"]
-            )
-        terms = {"quantizer_loss": ops.mean(y_pred["quantizer_loss"])}
-        if w["logit_laplace_weight"]:
-            terms["logit_laplace_loss"] = ops.mean(
-                losses.logit_laplace_loss(
-                    images, y_pred["location"], y_pred["log_scale"]
-                )
-            )
-        if w["l2_weight"]:
-            terms["l2_loss"] = ops.mean(losses.l2_loss(images, reconstruction))
-        if w["gradient_l2_weight"]:
-            terms["gradient_l2_loss"] = ops.mean(
-                losses.gradient_l2_loss(images, reconstruction)
-            )
-        if w["perceptual_weight"]:
-            terms["perceptual_loss"] = ops.mean(
-                self._perceptual.value(images, reconstruction)
-            )
-        if w["adversarial_weight"]:
-            real_logits = self.discriminator(images)
-            fake_logits = self.discriminator(ops.stop_gradient(fake))
-            terms["discriminator_loss"] = ops.mean(
-                losses.discriminator_loss(real_logits, fake_logits)
-            )
-            terms["generator_adversarial_loss"] = ops.mean(
-                losses.generator_adversarial_loss(
-                    self.discriminator.frozen_call(fake)
-                )
-            )
+        terms = losses.loss_terms(
+            images, y_pred, w, self.discriminator, self._perceptual.value
+        )
         total = sum(
             value * (w[LOSS_TERMS[name]] if LOSS_TERMS[name] else 1.0)
             for name, value in terms.items()

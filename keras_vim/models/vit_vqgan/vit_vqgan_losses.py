@@ -10,6 +10,52 @@ from keras_vim.models.vit_vqgan.vit_vqgan_decoder import logit
 from keras_vim.models.vit_vqgan.vit_vqgan_decoder import map_pixels
 
 
+def loss_terms(images, y_pred, weights, discriminator, perceptual):
+    """Each active loss term of a ViT-VQGAN step, batch-averaged.
+
+    Args:
+        images: `(batch, H, W, C)` float32 targets in [0, 1].
+        y_pred: the backbone's output dict.
+        weights: `ViTVQGAN.loss_weights_config`; a term with weight 0 is
+            not computed (the quantizer's always is).
+        discriminator: a `ViTVQGANDiscriminator`, used when the adversarial
+            weight is not 0.
+        perceptual: a `PerceptualLoss`, used when its weight is not 0.
+
+    Returns:
+        A dict from `ViTVQGAN.LOSS_TERMS` names to scalars.
+    """
+    w = weights
+    reconstruction = fake = y_pred["reconstruction"]
+    if w["adversarial_weight"] and w["adaptive_adversarial_weight"]:
+        reconstruction, fake = balanced_adversarial_copies(
+            reconstruction, w["adversarial_weight"]
+        )
+    terms = {"quantizer_loss": ops.mean(y_pred["quantizer_loss"])}
+    if w["logit_laplace_weight"]:
+        terms["logit_laplace_loss"] = ops.mean(
+            logit_laplace_loss(images, y_pred["location"], y_pred["log_scale"])
+        )
+    if w["l2_weight"]:
+        terms["l2_loss"] = ops.mean(l2_loss(images, reconstruction))
+    if w["gradient_l2_weight"]:
+        terms["gradient_l2_loss"] = ops.mean(
+            gradient_l2_loss(images, reconstruction)
+        )
+    if w["perceptual_weight"]:
+        terms["perceptual_loss"] = ops.mean(perceptual(images, reconstruction))
+    if w["adversarial_weight"]:
+        real_logits = discriminator(images)
+        fake_logits = discriminator(ops.stop_gradient(fake))
+        terms["discriminator_loss"] = ops.mean(
+            discriminator_loss(real_logits, fake_logits)
+        )
+        terms["generator_adversarial_loss"] = ops.mean(
+            generator_adversarial_loss(discriminator.frozen_call(fake))
+        )
+    return terms
+
+
 def logit_laplace_loss(images, location, log_scale):
     """Per-example negative log-likelihood under the logit-Laplace density.
 
