@@ -1,89 +1,229 @@
-"""Memory of one ViT-VQGAN training step, from XLA's compiled program.
+"""Activation memory and FLOPs of one ViT-VQGAN training step.
 
-JAX only. For the `vit_vqgan_small` architecture (Small-Small, 256x256,
-1024 tokens, random weights) in float32 with the shipped preset's recipe
-(discriminator on, adversarial weight 0.1, logit-Laplace + L2, perceptual
-off), the Keras train step is compiled at batch 1 and 2 and XLA's
-`memory_analysis()` gives its temporary buffers; the difference is the
-memory one more image costs, which predicts the step at `--batch`. The same
-with the adversarial weight 0 (`no discriminator`: its three passes and
-their activations go) says how much of it is the discriminator's.
+For the `vit_vqgan_small` architecture (Small-Small, 256x256, 1024 tokens,
+random weights) in float32 with the photo preset's recipe (discriminator on,
+adversarial weight 0.1, logit-Laplace + L2, perceptual off), measures what
+the backward pass keeps from the forward pass, per image (batch 2 minus
+batch 1), with `remat_blocks` off and on:
 
-    python benchmarks/vit_vqgan_memory.py                 # about 10 minutes
+- JAX: the residuals of `jax.vjp` of the training loss (`jax.eval_shape`,
+  nothing runs), grouped by shape: attention matrices, MLP hidden
+  activations, block-width activations, image-sized discriminator maps.
+- torch: the tensors autograd saves during a real forward pass
+  (`torch.autograd.graph.saved_tensors_hooks`), counted once per storage.
 
-This is the CPU compiler's buffer assignment; a GPU's fusion differs. On a
-GPU, Keras' attention (dropout 0) calls `ops.dot_product_attention`, whose
-flash kernels take bfloat16 or float16, not float32.
+Saved activations are what grows with the batch and what ran out of memory
+on an H100 in float32 at batch 32; the predicted peak adds the working set
+of the one block being recomputed and differentiated at a time (one
+block's share of the activations without remat) and, once per step,
+weights, gradients and Adam's two moments. JAX also prints XLA's FLOP
+count of the whole training step per image and what 100 images/s would
+be as a fraction of an H100's dense bfloat16 peak.
+
+    python benchmarks/vit_vqgan_memory.py        # jax and torch, ~3 minutes
 """
 
-import argparse
+import json
 import os
+import sys
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-GIB = 2**30
+from backends import worker_parser  # noqa: E402
+
+MIB = 2**20
+H100_BF16_DENSE_FLOPS = 989e12
 
 
-def step_temp_bytes(variant, batch):
-    import jax
+def build_task(remat_blocks):
     import keras
-    import numpy as np
 
     import keras_vim
 
     keras.utils.set_random_seed(0)
     backbone = keras_vim.ViTVQGANBackbone.from_preset(
-        "vit_vqgan_small", load_weights=False
+        "vit_vqgan_small", load_weights=False, remat_blocks=remat_blocks
     )
     preprocessor = keras_vim.ViTVQGANPreprocessor.from_preset("vit_vqgan_small")
     model = keras_vim.ViTVQGAN(backbone, preprocessor)
-    model.compile(
-        perceptual_weight=0.0,
-        adversarial_weight=0.0 if variant == "no discriminator" else 0.1,
+    model.compile(perceptual_weight=0.0, adversarial_weight=0.1)
+    return model
+
+
+def images(batch):
+    import numpy as np
+
+    return np.random.default_rng(0).random((batch, 256, 256, 3), "float32")
+
+
+def shape_group(shape):
+    if len(shape) == 5:  # (batch, 1, heads, queries, keys)
+        return "attention"
+    if len(shape) == 3 and shape[-1] > 512:
+        return "mlp_hidden"
+    if len(shape) == 3:
+        return "block_width"
+    if len(shape) == 4:
+        return "image_maps"
+    return "other"
+
+
+def jax_saved(model, batch):
+    import jax
+    import numpy as np
+
+    state = [
+        [v.value for v in variables]
+        for variables in (
+            model.trainable_variables,
+            model.non_trainable_variables,
+            model.metrics_variables,
+            model.optimizer.variables,
+        )
+    ]
+    trainable, non_trainable, metrics, optimizer = state
+
+    def loss(trainable, x):
+        return model.compute_loss_and_updates(
+            trainable,
+            non_trainable,
+            metrics,
+            x,
+            None,
+            None,
+            training=True,
+            optimizer_variables=optimizer,
+        )[0]
+
+    residuals = jax.eval_shape(
+        lambda t, x: jax.vjp(lambda t: loss(t, x), t)[1],
+        trainable,
+        images(batch),
     )
-    images = np.random.default_rng(0).random((batch, 256, 256, 3), "float32")
-    # Builds the optimizers and metrics (one real step at this batch).
-    model.train_on_batch(images)
-    state = (
-        [v.value for v in model.trainable_variables],
-        [v.value for v in model.non_trainable_variables],
-        [v.value for v in model.optimizer.variables],
-        [v.value for v in model.metrics_variables],
+    groups = {}
+    for leaf in jax.tree_util.tree_leaves(residuals):
+        # Weights fall in the same groups at both batch sizes and cancel.
+        group = shape_group(leaf.shape)
+        size = int(np.prod(leaf.shape)) * leaf.dtype.itemsize
+        groups[group] = groups.get(group, 0) + size
+    return groups
+
+
+def jax_step_flops(model, batch):
+    import jax
+
+    state = tuple(
+        [v.value for v in variables]
+        for variables in (
+            model.trainable_variables,
+            model.non_trainable_variables,
+            model.optimizer.variables,
+            model.metrics_variables,
+        )
     )
-    compiled = jax.jit(model.train_step).lower(state, (images,)).compile()
-    analysis = compiled.memory_analysis()
-    return analysis.temp_size_in_bytes, analysis.argument_size_in_bytes
+    lowered = jax.jit(model.train_step).lower(state, (images(batch),))
+    return lowered.cost_analysis()["flops"]
+
+
+def torch_saved(model, batch):
+    import torch
+
+    seen = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        seen[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    x = torch.as_tensor(images(batch))
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y_pred = model(x, training=True)
+        model.compute_loss(x=x, y_pred=y_pred)
+    return {"all": sum(seen.values())}
+
+
+def worker():
+    import keras
+
+    backend = keras.config.backend()
+    result = {}
+    for remat_blocks in (False, True):
+        model = build_task(remat_blocks)
+        # Builds the optimizer and metric variables the loss reads.
+        model.train_on_batch(images(1))
+        saved = jax_saved if backend == "jax" else torch_saved
+        one, two = saved(model, 1), saved(model, 2)
+        per_image = {
+            group: (two.get(group, 0) - one.get(group, 0)) / MIB
+            for group in two
+        }
+        row = {"saved_per_image_mib": per_image}
+        if backend == "jax":
+            flops = jax_step_flops(model, 2) - jax_step_flops(model, 1)
+            row["train_step_gflops_per_image"] = flops / 1e9
+        result["remat" if remat_blocks else "no_remat"] = row
+        backbone = model.backbone
+        num_blocks = backbone.encoder_num_layers + backbone.decoder_num_layers
+        state_bytes = 4 * 4 * model.count_params()  # weights, grads, 2 moments
+        result["num_blocks"] = num_blocks
+        result["state_gib"] = state_bytes / 2**30
+    print(json.dumps(result))
 
 
 def main():
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    import subprocess
+
+    parser = worker_parser(__doc__)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument(
-        "--variants",
-        nargs="+",
-        default=["recipe", "no discriminator"],
-    )
     args = parser.parse_args()
+    if args.worker:
+        return worker()
+    results = {}
+    for backend in ("jax", "torch"):
+        print(f"[{backend}]", file=sys.stderr, flush=True)
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+        out = subprocess.run(
+            [sys.executable, __file__, "--worker"],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+            check=True,
+        ).stdout
+        results[backend] = json.loads(out.strip().splitlines()[-1])
     print(
-        "vit_vqgan_small train step, float32, XLA CPU memory analysis: "
-        f"temporaries per image and predicted at batch {args.batch}"
+        "vit_vqgan_small training step, float32, 256x256, discriminator on: "
+        "activations kept for the backward pass, MiB per image"
     )
-    print(
-        f"{'variant':20s}{'per image':>12s}{'batch ' + str(args.batch):>12s}"
-        f"{'weights+state':>15s}"
-    )
-    for variant in args.variants:
-        one, state = step_temp_bytes(variant, 1)
-        two, _ = step_temp_bytes(variant, 2)
-        per_image = two - one
-        predicted = one + (args.batch - 1) * per_image
+    for backend, result in results.items():
+        totals = {
+            key: sum(result[key]["saved_per_image_mib"].values())
+            for key in ("no_remat", "remat")
+        }
+        # One block's activations: what remat stops keeping, per block.
+        block = (totals["no_remat"] - totals["remat"]) / result["num_blocks"]
+        for key in ("no_remat", "remat"):
+            groups = result[key]["saved_per_image_mib"]
+            saved = sum(groups.values())
+            # Without remat a block's working set is already in `saved`.
+            peak = saved + (block if key == "remat" else 0.0)
+            at_batch = args.batch * peak / 1024 + result["state_gib"]
+            detail = ", ".join(
+                f"{group} {mib:.0f}" for group, mib in sorted(groups.items())
+            )
+            print(
+                f"{backend:6s} remat_blocks={key == 'remat'!s:5s} saved "
+                f"{saved:6.0f} ({detail}); predicted peak {peak:5.0f} MiB "
+                f"per image, {at_batch:5.1f} GiB at batch {args.batch} "
+                f"(with {result['state_gib']:.1f} GiB of weights, "
+                "gradients and Adam moments)"
+            )
+    for key in ("no_remat", "remat"):
+        flops = results["jax"][key]["train_step_gflops_per_image"]
         print(
-            f"{variant:20s}{per_image / GIB:9.2f} GiB{predicted / GIB:9.1f} GiB"
-            f"{state / GIB:12.2f} GiB",
-            flush=True,
+            f"XLA's count of the training step, remat_blocks={key == 'remat'}:"
+            f" {flops:.0f} GFLOP per image; 100 images/s is "
+            f"{100 * flops * 1e9 / H100_BF16_DENSE_FLOPS:.1%} of an H100's "
+            "dense bfloat16 peak (989 TFLOP/s)"
         )
 
 

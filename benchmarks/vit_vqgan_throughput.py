@@ -12,7 +12,9 @@ Models: the shipped `vit_vqgan_photos_64` (64x64) and the architecture of
 A training step is the full generator step plus the discriminator's own
 step (adversarial weight 0.1; 16 base filters for the photo preset, as in
 its last training run, the paper's 64 for `vit_vqgan_small`), with the
-perceptual loss off. Each figure is the best of a few timed calls after
+perceptual loss off. `vit_vqgan_small` recomputes its Transformer blocks in
+the backward pass (`remat_blocks=True`, the preset's setting); its step is
+also timed without. Each figure is the best of a few timed calls after
 one compiling call.
 """
 
@@ -23,11 +25,19 @@ from backends import run_per_backend
 from backends import worker_parser
 
 CASES = {
-    # preset: (encode batch, train batch, timed repeats after a warm-up call,
-    # discriminator base filters)
-    "vit_vqgan_photos_64": (64, 32, 3, 16),
+    # name: (preset, backbone settings, encode batch (None: not timed), train
+    # batch, timed repeats after a warm-up call, discriminator base filters)
+    "vit_vqgan_photos_64": ("vit_vqgan_photos_64", {}, 64, 32, 3, 16),
     # One 256x256 training step takes seconds on a 2-core CPU.
-    "vit_vqgan_small": (4, 1, 1, 64),
+    "vit_vqgan_small": ("vit_vqgan_small", {}, 4, 1, 1, 64),
+    "vit_vqgan_small, remat_blocks=False": (
+        "vit_vqgan_small",
+        {"remat_blocks": False},
+        None,
+        1,
+        1,
+        64,
+    ),
 }
 
 
@@ -42,15 +52,21 @@ def measure():
 
     warnings.filterwarnings("ignore")
     results = {}
-    for preset, (encode_batch, train_batch, repeats, filters) in CASES.items():
+    for case, settings in CASES.items():
+        preset, backbone_kwargs, encode_batch, train_batch, repeats, filters = (
+            settings
+        )
         # Saved presets carry no discriminator; training builds one.
-        model = keras_vim.ViTVQGAN.from_preset(
-            preset, discriminator_base_filters=filters
+        model = keras_vim.ViTVQGAN(
+            keras_vim.ViTVQGANBackbone.from_preset(preset, **backbone_kwargs),
+            keras_vim.ViTVQGANPreprocessor.from_preset(preset),
+            discriminator_base_filters=filters,
         )
         model.compile(perceptual_weight=0.0, adversarial_weight=0.1)
         size = model.backbone.image_size
         rng = np.random.default_rng(0)
-        images = rng.integers(0, 256, (encode_batch, size, size, 3), "uint8")
+        batch = max(encode_batch or 0, train_batch)
+        images = rng.integers(0, 256, (batch, size, size, 3), "uint8")
         train_images = images[:train_batch].astype("float32") / 255.0
 
         def encode(model=model):
@@ -63,10 +79,12 @@ def measure():
             ("encode", encode, encode_batch),
             ("train_step", train, train_batch),
         ):
+            if batch is None:
+                continue
             best = best_time(fn, repeats)
-            results[f"{preset}/{name}"] = batch / best
+            results[f"{case}/{name}"] = batch / best
             print(
-                f"{preset}/{name}: {best:.2f} s for {batch} images",
+                f"{case}/{name}: {best:.2f} s for {batch} images",
                 file=sys.stderr,
                 flush=True,
             )
@@ -83,9 +101,9 @@ def main():
         return
     table = run_per_backend(__file__)
     keys = list(table["jax"])
-    print(f"{'case (images/s)':40s}" + "".join(f"{b:>18s}" for b in table))
+    print(f"{'case (images/s)':48s}" + "".join(f"{b:>18s}" for b in table))
     for key in keys:
-        row = f"{key:40s}"
+        row = f"{key:48s}"
         for backend in table:
             value = table[backend][key]
             ratio = value / table["jax"][key]

@@ -1,3 +1,5 @@
+import functools
+
 import keras
 from keras_hub.layers import PositionEmbedding
 from keras_hub.layers import TransformerEncoder
@@ -11,7 +13,23 @@ class ViTTrunkMixin:
     two-layer feed-forward head with tanh in the middle (Yu et al., 2021,
     section 3.1). The sublayers are attributes of the
     layer itself, so weight paths read `encoder/encoder_block_0/...`.
+
+    With `remat_blocks`, training keeps only each block's input and
+    recomputes the block in the backward pass (`keras.remat`): at 1024
+    tokens a block's float32 activations are ~150 MiB an image, two thirds of
+    them attention matrices, which XLA materialises when it has no fused
+    float32 attention kernel.
     """
+
+    def _check_remat_blocks(self, remat_blocks):
+        # A block recomputed with dropout would draw a second mask, and the
+        # seed update inside the recomputed function is not allowed on JAX.
+        if remat_blocks and self.dropout:
+            raise ValueError(
+                "`remat_blocks=True` needs `dropout=0`. Received: "
+                f"remat_blocks={remat_blocks}, dropout={self.dropout}"
+            )
+        self.remat_blocks = bool(remat_blocks)
 
     def _create_trunk(self, block_prefix):
         self.position_embedding = PositionEmbedding(
@@ -57,7 +75,12 @@ class ViTTrunkMixin:
     def _call_trunk(self, tokens, training=False):
         x = tokens + self.position_embedding(tokens)
         for block in self.blocks:
-            x = block(x, training=training)
+            if self.remat_blocks and training:
+                # `training` stays a Python bool, out of the traced inputs.
+                block = keras.remat(functools.partial(block, training=True))
+                x = block(x)
+            else:
+                x = block(x, training=training)
         x = self.output_norm(x)
         return self.head_output(self.head_hidden(x))
 
@@ -72,4 +95,5 @@ class ViTTrunkMixin:
             "num_channels": self.num_channels,
             "dropout": self.dropout,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "remat_blocks": self.remat_blocks,
         }

@@ -65,6 +65,8 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
             token boundary move towards each other; `0` (the paper) is off.
         dropout: float. Dropout inside the blocks.
         layer_norm_epsilon: float.
+        remat_blocks: bool. Recompute each block in the backward pass
+            instead of keeping its activations (needs `dropout=0`).
 
     Call returns `(reconstruction, location, log_scale)`, each
     `(batch, image_size, image_size, num_channels)` float32.
@@ -91,6 +93,7 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         deblocking_strength=0.0,
         dropout=0.0,
         layer_norm_epsilon=1e-6,
+        remat_blocks=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -121,6 +124,7 @@ class ViTVQGANDecoder(ViTTrunkMixin, keras.layers.Layer):
         self.deblocking_strength = float(deblocking_strength)
         self.dropout = float(dropout)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self._check_remat_blocks(remat_blocks)
         self.grid_size = self.image_size // self.patch_size
         self.num_patches = self.grid_size**2
         self._create_trunk("decoder_block")

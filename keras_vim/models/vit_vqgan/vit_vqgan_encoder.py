@@ -25,6 +25,8 @@ class ViTVQGANEncoder(ViTTrunkMixin, keras.layers.Layer):
         num_channels: int. Image channels.
         dropout: float. Dropout inside the blocks (0 in the paper's stage 1).
         layer_norm_epsilon: float.
+        remat_blocks: bool. Recompute each block in the backward pass
+            instead of keeping its activations (needs `dropout=0`).
 
     Example:
     ```python
@@ -45,6 +47,7 @@ class ViTVQGANEncoder(ViTTrunkMixin, keras.layers.Layer):
         num_channels=3,
         dropout=0.0,
         layer_norm_epsilon=1e-6,
+        remat_blocks=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -57,6 +60,7 @@ class ViTVQGANEncoder(ViTTrunkMixin, keras.layers.Layer):
         self.num_channels = int(num_channels)
         self.dropout = float(dropout)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self._check_remat_blocks(remat_blocks)
         self.num_patches = (self.image_size // self.patch_size) ** 2
         self.patch_embedding = keras.layers.Conv2D(
             self.hidden_dim,
