@@ -35,10 +35,10 @@ def worker_parser(description):
     return parser
 
 
-def run_per_backend(script, options=()):
+def run_per_backend(script, options=(), backends=BACKENDS):
     """Runs `script --worker *options` per backend; progress goes to stderr."""
     results = {}
-    for backend in BACKENDS:
+    for backend in backends:
         print(f"[{backend}]", file=sys.stderr, flush=True)
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
         out = subprocess.run(

@@ -24,12 +24,9 @@ be as a fraction of an H100's dense bfloat16 peak.
 """
 
 import json
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from backends import worker_parser  # noqa: E402
+from backends import run_per_backend
+from backends import worker_parser
 
 MIB = 2**20
 H100_BF16_DENSE_FLOPS = 989e12
@@ -162,34 +159,23 @@ def worker():
             flops = jax_step_flops(model, 2) - jax_step_flops(model, 1)
             row["train_step_gflops_per_image"] = flops / 1e9
         result["remat" if remat_blocks else "no_remat"] = row
-        backbone = model.backbone
-        num_blocks = backbone.encoder_num_layers + backbone.decoder_num_layers
-        state_bytes = 4 * 4 * model.count_params()  # weights, grads, 2 moments
-        result["num_blocks"] = num_blocks
-        result["state_gib"] = state_bytes / 2**30
+    backbone = model.backbone
+    result["num_blocks"] = (
+        backbone.encoder_num_layers + backbone.decoder_num_layers
+    )
+    # Weights, gradients and Adam's two moments, float32.
+    result["state_gib"] = 4 * 4 * model.count_params() / 2**30
     print(json.dumps(result))
 
 
 def main():
-    import subprocess
-
     parser = worker_parser(__doc__)
     parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()
     if args.worker:
         return worker()
-    results = {}
-    for backend in ("jax", "torch"):
-        print(f"[{backend}]", file=sys.stderr, flush=True)
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-        out = subprocess.run(
-            [sys.executable, __file__, "--worker"],
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-            check=True,
-        ).stdout
-        results[backend] = json.loads(out.strip().splitlines()[-1])
+    # TensorFlow has no public list of the tensors its tape keeps.
+    results = run_per_backend(__file__, backends=("jax", "torch"))
     print(
         "vit_vqgan_small training step, float32, 256x256, discriminator on: "
         "activations kept for the backward pass, MiB per image"
