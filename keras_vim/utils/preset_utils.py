@@ -10,15 +10,19 @@ every keras_vim class that loads presets calls from its `from_preset`:
 - unknown names, folders without a preset, corrupt `config.json` or
   `task.json`, unreadable weight files and weight files that hold more or
   fewer weights than the config builds raise a `ValueError` that says what
-  was wrong.
+  was wrong;
+- a keyword argument that a model (backbone or task) does not take raises a
+  `ValueError`: Keras' functional models would silently ignore it.
 """
 
 import importlib.util
+import inspect
 import json
 import os
 import pathlib
 import warnings
 
+import keras
 from keras_hub.src.utils.preset_utils import BUILTIN_PRESETS
 from keras_hub.src.utils.preset_utils import CONFIG_FILE
 from keras_hub.src.utils.preset_utils import METADATA_FILE
@@ -119,6 +123,7 @@ def load_preset(from_preset, preset, load_weights=None, **kwargs):
         )
     preset = os.fspath(preset)
     folder = _local_folder(preset, from_preset.__self__)
+    _check_model_arguments(from_preset.__self__, kwargs)
     if load_weights is not None:
         if load_weights and is_architecture_only(preset):
             warnings.warn(
@@ -143,6 +148,42 @@ def load_preset(from_preset, preset, load_weights=None, **kwargs):
     if load_weights and folder is not None:
         _check_all_weights_loaded(preset, folder, model)
     return model
+
+
+def _argument_names(cls):
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    return {p.name for p in parameters if p.kind is not p.VAR_KEYWORD}
+
+
+def _check_model_arguments(cls, kwargs):
+    """Refuses keyword arguments `cls` would drop without a word.
+
+    Keras layers refuse unknown keyword arguments themselves; functional
+    models (every backbone and task) ignore them, so `remat_blocks=False`
+    given to a task instead of its backbone would silently do nothing.
+    """
+    if not issubclass(cls, keras.Model):
+        return
+    backbone_cls = getattr(cls, "backbone_cls", None)
+    known = _argument_names(cls) | {"name", "dtype", "trainable"}
+    if backbone_cls is not None:
+        known.add("compile")  # keras-hub's Task takes it.
+    for key, value in kwargs.items():
+        if key in known:
+            continue
+        if backbone_cls is not None and key in _argument_names(backbone_cls):
+            raise ValueError(
+                f"`{key}` is a setting of `{backbone_cls.__name__}`, not of "
+                f"`{cls.__name__}`: load the backbone with it and pass it "
+                f"in, `{cls.__name__}.from_preset(preset, backbone="
+                f"{backbone_cls.__name__}.from_preset(preset, {key}=...))`. "
+                f"Received: {key}={value!r}"
+            )
+        raise ValueError(
+            f"`{cls.__name__}.from_preset()` got an unknown argument "
+            f"`{key}`. Expected one of {sorted(known - {'self'})}. "
+            f"Received: {key}={value!r}"
+        )
 
 
 def _local_folder(preset, cls):

@@ -5,6 +5,7 @@ import sys
 import warnings
 
 import keras
+import numpy as np
 import pytest
 from keras_hub.models import Backbone
 from keras_hub.src.tests.test_case import TestCase
@@ -12,6 +13,7 @@ from keras_hub.src.utils.preset_utils import BUILTIN_PRESETS
 from keras_hub.src.utils.preset_utils import BUILTIN_PRESETS_FOR_BACKBONE
 from keras_hub.src.utils.preset_utils import register_presets
 
+import keras_vim
 from keras_vim.utils.preset_utils import architecture_only_configs
 from keras_vim.utils.preset_utils import is_architecture_only
 from keras_vim.utils.preset_utils import load_preset
@@ -216,3 +218,43 @@ class PackageImportTest(TestCase):
             "assert 'vim_base' in keras_vim.VIMBackbone.presets"
         )
         subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class ModelArgumentTest(TestCase):
+    """Functional models drop unknown keyword arguments; presets refuse."""
+
+    def test_task_refuses_a_backbone_setting_and_says_where_it_goes(self):
+        with self.assertRaisesRegex(
+            ValueError,
+            "`remat_blocks` is a setting of `ViTVQGANBackbone`.*"
+            "backbone=ViTVQGANBackbone.from_preset.*remat_blocks=False",
+        ):
+            keras_vim.ViTVQGAN.from_preset(
+                "vit_vqgan_small", load_weights=False, remat_blocks=False
+            )
+
+    def test_unknown_argument(self):
+        for cls, preset in (
+            (keras_vim.ViTVQGAN, "vit_vqgan_digits_32"),
+            (keras_vim.ViTVQGANBackbone, "vit_vqgan_digits_32"),
+            (keras_vim.VIMTransformer, "vim_digits_class"),
+        ):
+            with self.assertRaisesRegex(
+                ValueError, "unknown argument `remat`.*Received: remat=True"
+            ):
+                cls.from_preset(preset, remat=True)
+
+    def test_backbone_setting_through_the_backbone(self):
+        backbone = keras_vim.ViTVQGANBackbone.from_preset(
+            "vit_vqgan_digits_32", remat_blocks=True
+        )
+        task = keras_vim.ViTVQGAN.from_preset(
+            "vit_vqgan_digits_32", backbone=backbone
+        )
+        self.assertTrue(task.backbone.encoder.remat_blocks)
+        reference = keras_vim.ViTVQGAN.from_preset("vit_vqgan_digits_32")
+        images = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3))
+        self.assertAllEqual(
+            task.encode(images.astype("uint8"), verbose=0),
+            reference.encode(images.astype("uint8"), verbose=0),
+        )
