@@ -11,6 +11,7 @@ knows whether there is an encoder.
 import keras
 from keras import ops
 
+from keras_vim.generation import token_draws
 from keras_vim.generation import torch_compiled_loop
 
 
@@ -108,6 +109,9 @@ def guided_sample(
         return torch_compiled_loop.sample(
             sampler, next, prompt, cache, start_index, mask, on_step
         )
+    if keras.config.backend() == "tensorflow":
+        # `keras.random.categorical` takes ~24 ms a token under XLA on CPU.
+        sampler = token_draws.with_inverse_cdf_draws(sampler)
     return sampler(
         next=next,
         prompt=prompt,

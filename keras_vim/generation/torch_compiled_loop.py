@@ -27,10 +27,8 @@ import warnings
 
 import numpy as np
 from keras import ops
-from keras_hub.samplers import GreedySampler
-from keras_hub.samplers import RandomSampler
-from keras_hub.samplers import TopKSampler
-from keras_hub.samplers import TopPSampler
+
+from keras_vim.generation.token_draws import draw_token
 
 _compiled_step = None
 _compile_failed = False
@@ -91,7 +89,8 @@ def _step(sampler, next, prompt, cache, index, mask):
     """keras-hub's `Sampler` loop body, with a tensor `index`."""
     logits, _, cache = next(prompt, cache, index)
     probabilities = sampler.compute_probabilities(logits)
-    next_token = ops.cast(_draw(sampler, probabilities), prompt.dtype)
+    next_token = draw_token(sampler, probabilities, _gumbel_choice)
+    next_token = ops.cast(next_token, prompt.dtype)
     kept = ops.take(prompt, index, axis=1)
     next_token = ops.where(ops.take(mask, index, axis=1), kept, next_token)
     prompt = ops.slice_update(prompt, [0, index], next_token[:, None])
@@ -108,34 +107,9 @@ def _run_seed(sampler):
     return int(np.random.SeedSequence(state.tolist()).generate_state(1)[0])
 
 
-def _draw(sampler, probabilities):
-    """`sampler.get_next_token(probabilities)`, drawn on device."""
-    kind = type(sampler)
-    if kind is GreedySampler:
-        return ops.argmax(probabilities, axis=-1)
-    if kind is RandomSampler:
-        return _gumbel_argmax(ops.log(probabilities))
-    if kind is TopKSampler:
-        values, indices = ops.top_k(probabilities, k=sampler.k, sorted=False)
-        return _take(indices, _gumbel_argmax(ops.log(values)))
-    if kind is TopPSampler:
-        # keras-hub's rule: the most likely tokens up to and including the
-        # first whose cumulative probability exceeds `p`.
-        cutoff = sampler.k or ops.shape(probabilities)[1]
-        values, indices = ops.top_k(probabilities, k=cutoff, sorted=True)
-        before = ops.cumsum(values, axis=-1) - values
-        values = ops.where(before <= sampler.p, values, 0.0)
-        return _take(indices, _gumbel_argmax(ops.log(values)))
-    return sampler.get_next_token(probabilities)
-
-
-def _gumbel_argmax(log_probabilities):
-    """One draw from `softmax(log_probabilities)`; -inf is never drawn."""
+def _gumbel_choice(weights):
+    """One draw per row, proportional to `weights`, on torch's generator."""
     import torch
 
-    uniform = torch.rand_like(log_probabilities).clamp(1e-20, 1.0 - 1e-7)
-    return ops.argmax(log_probabilities - ops.log(-ops.log(uniform)), axis=-1)
-
-
-def _take(indices, choice):
-    return ops.squeeze(ops.take_along_axis(indices, choice[:, None], -1), -1)
+    uniform = torch.rand_like(weights).clamp(1e-20, 1.0 - 1e-7)
+    return ops.argmax(ops.log(weights) - ops.log(-ops.log(uniform)), axis=-1)

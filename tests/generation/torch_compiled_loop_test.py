@@ -18,6 +18,7 @@ from keras_hub.samplers import TopPSampler
 from keras_hub.src.tests.test_case import TestCase
 
 from keras_vim.generation import guided_sample
+from keras_vim.generation import token_draws
 from keras_vim.generation import torch_compiled_loop
 from tests.generation import guided_sampling_test
 from tests.models.babeldraw import babeldraw_test
@@ -100,7 +101,9 @@ class CompiledDecodingTest(TestCase):
         }
         torch.manual_seed(0)
         for sampler, frequencies in expected.items():
-            tokens = torch_compiled_loop._draw(sampler, probabilities)
+            tokens = token_draws.draw_token(
+                sampler, probabilities, torch_compiled_loop._gumbel_choice
+            )
             counts = np.bincount(ops.convert_to_numpy(tokens), minlength=5)
             self.assertAllClose(counts / len(tokens), frequencies, atol=0.01)
 

@@ -49,9 +49,10 @@ class ViTVQGANBackbone(Backbone):
         track_dead_codes: bool. Keep the statistics needed to restart dead
             codes during training (`keras_vim.callbacks.CodebookRestart`).
         remat_blocks: bool. In training, keep only each Transformer block's
-            input and recompute the block in the backward pass: ~1/3 more
-            trunk compute for ~9x less activation memory at 1024 tokens
-            (`benchmarks/vit_vqgan_memory.py`). On in the 256x256 presets.
+            input and recompute the block in the backward pass. For
+            `vit_vqgan_small` in float32: 7.4x less activation memory for
+            12% more FLOPs per step (`benchmarks/vit_vqgan_memory.py`). On
+            in the 256x256 presets; needs `dropout=0`.
         dtype: string or `keras.mixed_precision.DTypePolicy`. Quantizer
             distances, LayerNorms and pixel statistics stay float32.
 
