@@ -20,8 +20,6 @@ from keras_hub.samplers import RandomSampler
 from keras_hub.samplers import TopKSampler
 from keras_hub.samplers import TopPSampler
 
-DRAWN_SAMPLERS = (GreedySampler, RandomSampler, TopKSampler, TopPSampler)
-
 
 def with_inverse_cdf_draws(sampler):
     """`sampler`, drawing from one uniform number per row (TensorFlow).
@@ -43,8 +41,9 @@ def draw_token(sampler, probabilities, choose):
     """`sampler.get_next_token(probabilities)`, drawn with `choose`.
 
     Args:
-        sampler: a keras-hub sampler; other classes than `DRAWN_SAMPLERS`
-            draw with their own `get_next_token`.
+        sampler: a keras-hub sampler; other classes than the greedy,
+            random, top-k and top-p ones draw with their own
+            `get_next_token`.
         probabilities: `(batch, vocabulary)` float32.
         choose: `choose(weights) -> (batch,)` indices, each drawn with
             probability proportional to its row of `weights` (>= 0).
