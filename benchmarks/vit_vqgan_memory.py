@@ -65,20 +65,24 @@ def shape_group(shape):
     return "other"
 
 
-def jax_saved(model, batch):
-    import jax
-    import numpy as np
-
-    state = [
+def jax_state(model):
+    """The variable values of Keras' JAX `train_step`, in its order."""
+    return tuple(
         [v.value for v in variables]
         for variables in (
             model.trainable_variables,
             model.non_trainable_variables,
-            model.metrics_variables,
             model.optimizer.variables,
+            model.metrics_variables,
         )
-    ]
-    trainable, non_trainable, metrics, optimizer = state
+    )
+
+
+def jax_saved(model, batch):
+    import jax
+    import numpy as np
+
+    trainable, non_trainable, optimizer, metrics = jax_state(model)
 
     def loss(trainable, x):
         return model.compute_loss_and_updates(
@@ -109,16 +113,9 @@ def jax_saved(model, batch):
 def jax_step_flops(model, batch):
     import jax
 
-    state = tuple(
-        [v.value for v in variables]
-        for variables in (
-            model.trainable_variables,
-            model.non_trainable_variables,
-            model.optimizer.variables,
-            model.metrics_variables,
-        )
+    lowered = jax.jit(model.train_step).lower(
+        jax_state(model), (images(batch),)
     )
-    lowered = jax.jit(model.train_step).lower(state, (images(batch),))
     return lowered.cost_analysis()["flops"]
 
 
