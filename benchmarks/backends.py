@@ -32,6 +32,11 @@ def worker_parser(description):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--worker", action="store_true")
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help="comma-separated; e.g. jax,torch where TensorFlow is missing",
+    )
     return parser
 
 

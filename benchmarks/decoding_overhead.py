@@ -6,17 +6,18 @@ host's cost of one decoding step (op dispatch, kernel launches, the
 sampling loop), where eager torch used to lose to XLA's compiled loop.
 Torch is timed eagerly and with its compiled decoding step
 (`compile(jit_compile=True)`, see `keras_vim.generation.torch_compiled_loop`),
-unguided and with classifier-free guidance (both passes in one batch):
+on a GPU also without its CUDA graph; unguided and with classifier-free
+guidance (both passes in one batch):
 
     python benchmarks/decoding_overhead.py
     python benchmarks/decoding_overhead.py --one-thread   # a busy CPU
-    python benchmarks/decoding_overhead.py --hidden-dim 768 \
-        --num-layers 12 --batch 64                        # on a GPU
+    python benchmarks/decoding_overhead.py --hidden-dim 768 --num-layers 12 \
+        --batch 64 --guidance 4.0 --backends jax,torch    # on a GPU
 
-Figures: milliseconds per token step, best of 3 whole `generate()` calls
-after a compiling call, divided by the number of tokens; in brackets the
-ratio to JAX from the same run. The compile time of the first call is
-printed too.
+Figures: milliseconds per token step, best of `--repeats` whole `generate()`
+calls after a compiling call, divided by the number of tokens; in brackets
+the ratio to JAX from the same run. The time of the first call (compiling)
+is printed too.
 """
 
 import json
@@ -64,12 +65,21 @@ def measure(args):
     model = keras_vim.VIMTransformer(backbone)
     tokens = args.grid * args.grid
     classes = np.arange(args.batch) % 10
-    modes = ["eager", "compiled"] if keras.config.backend() == "torch" else [""]
+    modes = [""]
+    if keras.config.backend() == "torch":
+        import torch
+
+        from keras_vim.generation import torch_compiled_loop
+
+        modes = ["eager", "compiled"]
+        if torch.cuda.is_available():
+            modes.append("compiled, no CUDA graph")
     results = {}
     for mode in modes:
         if mode:
-            model.compile(jit_compile=mode == "compiled")
-        for guidance in (1.0, 4.0):
+            model.compile(jit_compile=mode != "eager")
+            torch_compiled_loop.use_cuda_graphs = "no CUDA" not in mode
+        for guidance in args.guidance:
 
             def generate():
                 model.generate(
@@ -82,7 +92,7 @@ def measure(args):
             start = time.perf_counter()
             generate()
             first = time.perf_counter() - start
-            seconds = best_time(generate, 3, warmup=False)
+            seconds = best_time(generate, args.repeats, warmup=False)
             name = ("guided" if guidance != 1.0 else "unguided") + (
                 f", {mode}" if mode else ""
             )
@@ -100,7 +110,10 @@ def main():
     parser.add_argument("--grid", type=int, default=16)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--one-thread", action="store_true")
+    parser.add_argument("--guidance", default="1.0,4.0")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    args.guidance = [float(g) for g in args.guidance.split(",")]
     if args.worker:
         print(json.dumps(measure(args)))
         return
@@ -112,29 +125,39 @@ def main():
         f"--batch={args.batch}",
         f"--grid={args.grid}",
         f"--dtype={args.dtype}",
+        f"--guidance={','.join(map(str, args.guidance))}",
+        f"--repeats={args.repeats}",
     ] + (["--one-thread"] if args.one_thread else [])
-    results = run_per_backend(__file__, options)
+    results = run_per_backend(__file__, options, args.backends.split(","))
     print(
         f"{args.num_layers} blocks of width {args.hidden_dim}, batch "
         f"{args.batch}, {args.grid * args.grid} tokens, 8192 codes, "
         f"{args.dtype}{', one thread' if args.one_thread else ''}: "
         "ms per token step (ratio to JAX)"
     )
-    print(f"{'run':24s}{'unguided':>18s}{'guided 4.0':>18s}{'first call':>14s}")
-    jax = results["jax"]
+    names = [
+        ("unguided", "unguided") if g == 1.0 else ("guided", f"guided {g}")
+        for g in args.guidance
+    ]
+    header = "".join(f"{title:>18s}" for _, title in names)
+    print(f"{'run':32s}{header}{'first call':>14s}")
+    jax = results.get("jax")
     for backend, r in results.items():
-        for mode in ("", ", eager", ", compiled"):
-            if "unguided" + mode not in r:
+        modes = [""] + [
+            ", " + key.split(", ", 1)[1]
+            for key in r
+            if key.startswith(names[0][0] + ", ") and "first call" not in key
+        ]
+        for mode in modes:
+            if names[0][0] + mode not in r:
                 continue
-            cells = [
-                f"{r[g + mode]:.2f} ({r[g + mode] / jax[g]:.2f}x)"
-                for g in ("unguided", "guided")
-            ]
-            first = r["unguided" + mode + ", first call s"]
-            print(
-                f"{backend + mode:24s}{cells[0]:>18s}{cells[1]:>18s}"
-                f"{first:12.1f} s"
-            )
+            cells = ""
+            for name, _ in names:
+                ms = r[name + mode]
+                ratio = f" ({ms / jax[name]:.2f}x)" if jax else ""
+                cells += f"{ms:.2f}{ratio}".rjust(18)
+            first = r[names[0][0] + mode + ", first call s"]
+            print(f"{backend + mode:32s}{cells}{first:12.1f} s")
 
 
 if __name__ == "__main__":

@@ -16,9 +16,17 @@ perceptual loss off. `vit_vqgan_small` recomputes its Transformer blocks in
 the backward pass (`remat_blocks=True`, the preset's setting); its step is
 also timed without. Each figure is the best of a few timed calls after
 one compiling call.
+
+On a GPU, `--gpu` times the `vit_vqgan_small` training step at batch 32 in
+`mixed_bfloat16` and in float32, with and without `remat_blocks`, each case
+in its own process, and prints the peak GPU memory of each (an
+out-of-memory failure is reported as such):
+
+    python benchmarks/vit_vqgan_throughput.py --gpu --backends jax,torch
 """
 
 import json
+import sys
 
 from backends import best_time
 from backends import run_per_backend
@@ -39,10 +47,56 @@ CASES = {
         64,
     ),
 }
+GPU_CASES = {
+    # name: (dtype policy, settings as in CASES)
+    "small, mixed_bfloat16": ("mixed_bfloat16", CASES["vit_vqgan_small"]),
+    "small, float32": ("float32", CASES["vit_vqgan_small"]),
+    "small, float32, remat_blocks=False": (
+        "float32",
+        CASES["vit_vqgan_small, remat_blocks=False"],
+    ),
+}
 
 
-def measure():
-    import sys
+def peak_memory_gib():
+    """Peak GPU memory of this process so far, or `None` off a GPU."""
+    import keras
+
+    if keras.config.backend() == "jax":
+        import jax
+
+        stats = jax.local_devices()[0].memory_stats() or {}
+        peak = stats.get("peak_bytes_in_use")
+    elif keras.config.backend() == "torch":
+        import torch
+
+        available = torch.cuda.is_available()
+        peak = torch.cuda.max_memory_allocated() if available else None
+    else:
+        peak = None
+    return None if peak is None else peak / 2**30
+
+
+def measure_gpu_case(case, batch):
+    """One `GPU_CASES` training step; its images/s and peak memory."""
+    import keras
+
+    policy, (preset, kwargs, *_, filters) = GPU_CASES[case]
+    keras.config.set_dtype_policy(policy)
+    # Best of 3 timed steps after the compiling one.
+    cases = {case: (preset, kwargs, None, batch, 3, filters)}
+    try:
+        results = measure(cases)
+    except Exception as error:  # Out of memory, reported as a figure.
+        message = str(error).strip().splitlines()[0][:300]
+        print(f"{case}: failed: {message}", file=sys.stderr)
+        results = {f"{case}/train_step": f"failed: {message}"}
+    results[f"{case}/peak GiB"] = peak_memory_gib()
+    print(f"{case}: peak {results[f'{case}/peak GiB']} GiB", file=sys.stderr)
+    return results
+
+
+def measure(cases=CASES):
     import warnings
 
     import keras
@@ -52,7 +106,7 @@ def measure():
 
     warnings.filterwarnings("ignore")
     results = {}
-    for case, settings in CASES.items():
+    for case, settings in cases.items():
         preset, backbone_kwargs, encode_batch, train_batch, repeats, filters = (
             settings
         )
@@ -95,19 +149,45 @@ def measure():
 
 def main():
     parser = worker_parser(__doc__)
+    parser.add_argument("--gpu", action="store_true")
+    parser.add_argument("--case", help="with --gpu --worker: one GPU case")
+    parser.add_argument("--train-batch", type=int, default=32, help="--gpu")
     args = parser.parse_args()
+    backends = args.backends.split(",")
     if args.worker:
-        print(json.dumps(measure()))
+        if args.gpu:
+            result = measure_gpu_case(args.case, args.train_batch)
+        else:
+            result = measure()
+        print(json.dumps(result))
         return
-    table = run_per_backend(__file__)
-    keys = list(table["jax"])
+    if args.gpu:
+        table = {backend: {} for backend in backends}
+        for case in GPU_CASES:
+            options = [
+                "--gpu",
+                f"--case={case}",
+                f"--train-batch={args.train_batch}",
+            ]
+            for backend, r in run_per_backend(
+                __file__, options, backends
+            ).items():
+                table[backend].update(r)
+    else:
+        table = run_per_backend(__file__, backends=backends)
+    print(json.dumps(table), file=sys.stderr)
+    first = backends[0]
     print(f"{'case (images/s)':48s}" + "".join(f"{b:>18s}" for b in table))
-    for key in keys:
+    for key in table[first]:
         row = f"{key:48s}"
         for backend in table:
-            value = table[backend][key]
-            ratio = value / table["jax"][key]
-            row += f"{value:10.3g} ({ratio:4.2f}x)"
+            value = table[backend].get(key)
+            if isinstance(value, (int, float)):
+                reference = table[first].get(key)
+                ratio = value / reference if reference else float("nan")
+                row += f"{value:10.3g} ({ratio:4.2f}x)"
+            else:
+                row += f"{str(value)[:18]:>18s}"
         print(row)
 
 

@@ -19,19 +19,32 @@ sampler's seed: the same distributions, other random numbers than the eager
 loop (greedy decoding gives the same tokens). Other sampler classes keep
 their own `get_next_token`, which leaves the graph.
 
+On a GPU the compiled step is then captured once per `generate()` call
+as a CUDA graph and replayed for every token, so a token costs one graph
+launch instead of a launch per kernel: the cache, the token buffer and the
+position live at fixed addresses, the position is set on the device
+(`fill_`), and torch's random numbers are graph-safe (each replay draws
+new ones). `use_cuda_graphs = False` turns that off.
+
 Where `torch.compile` fails (no C++ compiler, an unsupported platform),
-`sample` warns once and samples eagerly.
+`sample` warns once and samples eagerly; where CUDA graph capture fails, it
+warns once and runs the compiled step without it.
 """
 
 import warnings
 
 import numpy as np
 from keras import ops
+from keras.tree import flatten as tree_flatten
 
 from keras_vim.generation.token_draws import draw_token
 
+# Replay the compiled step as a CUDA graph on GPUs (see the docstring).
+use_cuda_graphs = True
+
 _compiled_step = None
 _compile_failed = False
+_cuda_graphs_failed = False
 
 
 def sample(sampler, next, prompt, cache, start_index, mask, on_step=None):
@@ -47,33 +60,114 @@ def sample(sampler, next, prompt, cache, start_index, mask, on_step=None):
         mask: `(batch, length)` bool, true where `prompt` is kept.
         on_step: optional `on_step(index)`, called once per token.
     """
+    import torch
+
+    devices = [prompt.device] if prompt.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(_run_seed(sampler))
+        arguments = (sampler, next, prompt, cache, start_index, mask, on_step)
+        if _use_graphs(prompt):
+            graphed = _sample_graphed(*arguments)
+            if graphed is not None:
+                return graphed
+        return _sample_stepwise(*arguments)
+
+
+def _sample_stepwise(sampler, next, prompt, cache, start, mask, on_step):
+    """One compiled (or, failing that, eager) call per token."""
     global _compile_failed
     import torch
 
     step = _step if _compile_failed else _compiled()
-    devices = [prompt.device] if prompt.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(_run_seed(sampler))
-        for index in range(start_index, int(prompt.shape[1])):
-            if on_step is not None:
-                on_step(index)
-            index = torch.tensor(index, device=prompt.device)
-            arguments = (sampler, next, prompt, cache, index, mask)
-            try:
-                prompt, cache = step(*arguments)
-            except Exception as error:
-                # A compiler failure; a real error raises again eagerly.
-                if step is _step:
-                    raise
-                _compile_failed = True
-                warnings.warn(
-                    "torch.compile failed, so generate() samples eagerly "
-                    f"(several times slower per token). The error: {error}",
-                    stacklevel=2,
-                )
-                step = _step
-                prompt, cache = step(*arguments)
+    # Set on the device: `torch.tensor(i, device="cuda")` per token would
+    # copy from the host, which waits for the queued kernels.
+    index = torch.tensor(start, device=prompt.device)
+    for position in range(start, int(prompt.shape[1])):
+        if on_step is not None:
+            on_step(position)
+        index.fill_(position)
+        arguments = (sampler, next, prompt, cache, index, mask)
+        try:
+            prompt, cache = step(*arguments)
+        except Exception as error:
+            # A compiler failure; a real error raises again eagerly.
+            if step is _step:
+                raise
+            _compile_failed = True
+            warnings.warn(
+                "torch.compile failed, so generate() samples eagerly "
+                f"(several times slower per token). The error: {error}",
+                stacklevel=3,
+            )
+            step = _step
+            prompt, cache = step(*arguments)
     return prompt
+
+
+def _sample_graphed(sampler, next, prompt, cache, start, mask, on_step):
+    """The compiled step captured as one CUDA graph, replayed per token.
+
+    Returns `None` (after a warning) where compiling or capturing fails;
+    the cache then holds nothing but what the first step writes anyway.
+    """
+    global _cuda_graphs_failed
+    import torch
+
+    step = _compiled()
+    index = torch.tensor(start, device=prompt.device)
+    tokens = prompt.clone()
+
+    def one_step():
+        new_tokens, new_cache = step(sampler, next, tokens, cache, index, mask)
+        tokens.copy_(new_tokens)
+        # A recomputing step returns a new buffer: keep the old address.
+        for old, new in zip(tree_flatten(cache), tree_flatten(new_cache)):
+            if new.data_ptr() != old.data_ptr():
+                old.copy_(new)
+
+    try:
+        replay = _capture(one_step, prompt.device)
+    except Exception as error:
+        _cuda_graphs_failed = True
+        warnings.warn(
+            "CUDA graph capture of the decoding step failed, so generate() "
+            f"launches the compiled step per token. The error: {error}",
+            stacklevel=3,
+        )
+        return None
+    for position in range(start, int(prompt.shape[1])):
+        if on_step is not None:
+            on_step(position)
+        index.fill_(position)
+        replay()
+    return tokens
+
+
+def _use_graphs(prompt):
+    on_gpu = prompt.device.type == "cuda"
+    failed = _compile_failed or _cuda_graphs_failed
+    return on_gpu and use_cuda_graphs and not failed
+
+
+def _capture(function, device):
+    """`function` (no arguments) captured as a CUDA graph; its replay.
+
+    A first call, on a side stream as capture requires, compiles and lets
+    cuBLAS and friends allocate their workspaces. In the sampling loop it
+    writes the cache entries and the token that the first replay writes
+    again.
+    """
+    import torch
+
+    side = torch.cuda.Stream(device=device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        function()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        function()
+    return graph.replay
 
 
 def _compiled():

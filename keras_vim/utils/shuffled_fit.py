@@ -15,7 +15,6 @@ def fit(self, x=None, y=None, **kwargs):
 import math
 import warnings
 
-import grain
 import keras
 import numpy as np
 from keras import tree
@@ -93,6 +92,10 @@ def shuffled_fit_inputs(
     )
     if arrays is None or not shuffle:
         return fit_kwargs
+    # Imported here so that keras_vim imports where grain is not installed
+    # (an accelerator image with only JAX and torch).
+    import grain
+
     batch_size = batch_size or 32
     first_epoch = _FirstEpoch()
     seed = int(np.random.randint(2**31 - 1))

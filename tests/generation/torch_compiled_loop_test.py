@@ -24,6 +24,12 @@ from tests.generation import guided_sampling_test
 from tests.models.babeldraw import babeldraw_test
 from tests.models.vim import vim_transformer_test
 
+
+def on_gpu(prompt):
+    """Stands in for `torch_compiled_loop._use_graphs` on the CPU."""
+    return True
+
+
 torch_only = pytest.mark.skipif(
     keras.config.backend() != "torch",
     reason="torch's compiled loop only (its device draw, its fallback)",
@@ -129,3 +135,48 @@ class CompiledDecodingTest(TestCase):
                 fallback = greedy_tokens(model, True, **kwargs)
             self.assertTrue(torch_compiled_loop._compile_failed)
         self.assertAllEqual(fallback, eager)
+
+    @torch_only
+    def test_graph_replay_loop_matches_stepwise_loop(self):
+        # The CUDA graph loop's fixed buffers and replays, run on the CPU:
+        # "capture" calls the step once (the warm-up), "replay" calls it.
+        def cpu_capture(function, device):
+            function()
+            return function
+
+        model = vim_transformer_test.build()
+        kwargs = dict(class_ids=[0, 1, 2], guidance_scale=3.0)
+        stepwise = greedy_tokens(model, True, **kwargs)
+        with (
+            mock.patch.object(torch_compiled_loop, "_capture", cpu_capture),
+            mock.patch.object(torch_compiled_loop, "_use_graphs", on_gpu),
+        ):
+            graphed = greedy_tokens(model, True, **kwargs)
+            recomputed = greedy_tokens(model, True, use_cache=False, **kwargs)
+            model.compile(jit_compile=True)
+            model.run_eagerly = False
+            first = model.generate(class_ids=[0, 1, 2], seed=3, verbose=0)
+            again = model.generate(class_ids=[0, 1, 2], seed=3, verbose=0)
+        self.assertAllEqual(graphed, stepwise)
+        self.assertAllEqual(recomputed, stepwise)
+        self.assertAllEqual(first["token_ids"], again["token_ids"])
+
+    @torch_only
+    def test_capture_failure_warns_and_steps_without_graph(self):
+        def failing_capture(function, device):
+            raise RuntimeError("operation not permitted when capturing")
+
+        model = vim_transformer_test.build()
+        kwargs = dict(class_ids=[0, 1, 2], guidance_scale=3.0)
+        stepwise = greedy_tokens(model, True, **kwargs)
+        with (
+            mock.patch.object(torch_compiled_loop, "_capture", failing_capture),
+            mock.patch.object(torch_compiled_loop, "_use_graphs", on_gpu),
+            mock.patch.object(
+                torch_compiled_loop, "_cuda_graphs_failed", False
+            ),
+        ):
+            with self.assertWarnsRegex(UserWarning, "not permitted"):
+                fallback = greedy_tokens(model, True, **kwargs)
+            self.assertTrue(torch_compiled_loop._cuda_graphs_failed)
+        self.assertAllEqual(fallback, stepwise)

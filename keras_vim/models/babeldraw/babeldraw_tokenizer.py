@@ -4,7 +4,6 @@ import warnings
 import keras
 import numpy as np
 import sentencepiece
-import tensorflow as tf
 from keras_hub.src.utils.preset_utils import CONFIG_FILE
 from keras_hub.src.utils.preset_utils import TOKENIZER_CONFIG_FILE
 from keras_hub.src.utils.preset_utils import KerasPresetLoader
@@ -168,6 +167,9 @@ class BabeldrawTokenizer(SentencePieceTokenizer):
                 "pieces and one more). Received: "
                 f"vocabulary_size={vocabulary_size!r}"
             )
+        # Imported here so that keras_vim imports without TensorFlow.
+        import tensorflow as tf
+
         try:
             proto = compute_sentence_piece_proto(
                 tf.data.Dataset.from_tensor_slices(texts),

@@ -1,0 +1,27 @@
+#!/bin/bash
+# The GPU figures of README's Speed section in one run of about 9 minutes:
+# torch vs JAX per-token decoding step at 12 x 768, batch 64 (guidance 4.0,
+# both passes in one batch, bfloat16), then the ViT-VQGAN Small training
+# step at batch 32 on JAX (images/s, peak memory).
+#
+#     OUT=gpu_results bash benchmarks/gpu_checks.sh
+#
+# Needs JAX and torch with CUDA, keras and keras-hub; TensorFlow is not
+# used. Each benchmark has a time limit, so a slow compile costs its own
+# figures only; everything printed is also saved under $OUT.
+set -u
+OUT=$(realpath -m "${OUT:-gpu_results}")
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+cd "$(dirname "$0")"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv |
+    tee "$OUT/device.txt"
+python3 -c "import jax, torch, keras, keras_hub; print('jax', jax.__version__,
+'torch', torch.__version__, 'keras', keras.__version__, 'keras_hub',
+keras_hub.__version__, jax.devices())" 2>&1 | tee -a "$OUT/device.txt"
+timeout "${DECODING_LIMIT:-270}" python3 decoding_overhead.py \
+    --hidden-dim 768 --num-layers 12 --batch 64 --guidance 4.0 \
+    --repeats 2 --dtype bfloat16 --backends jax,torch 2>&1 |
+    tee "$OUT/decoding.txt"
+timeout "${TRAINING_LIMIT:-270}" python3 vit_vqgan_throughput.py --gpu \
+    --backends jax 2>&1 | tee "$OUT/vit_vqgan.txt"
