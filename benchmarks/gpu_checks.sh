@@ -1,8 +1,9 @@
 #!/bin/bash
-# The GPU figures of README's Speed section in one run of about 9 minutes:
+# The GPU figures of README's Speed section in one run of about 7 minutes:
 # torch vs JAX per-token decoding step at 12 x 768, batch 64 (guidance 4.0,
 # both passes in one batch, bfloat16), then the ViT-VQGAN Small training
-# step at batch 32 on JAX (images/s, peak memory).
+# step at batch 32 on JAX (images/s, peak memory) and where its GPU time
+# goes (jax.profiler).
 #
 #     OUT=gpu_results bash benchmarks/gpu_checks.sh
 #
@@ -16,7 +17,7 @@ export PYTHONUNBUFFERED=1
 cd "$(dirname "$0")"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv |
     tee "$OUT/device.txt"
-python3 -c "import jax, torch, keras, keras_hub; print('jax', jax.__version__,
+KERAS_BACKEND=jax python3 -c "import jax, torch, keras, keras_hub; print('jax', jax.__version__,
 'torch', torch.__version__, 'keras', keras.__version__, 'keras_hub',
 keras_hub.__version__, jax.devices())" 2>&1 | tee -a "$OUT/device.txt"
 timeout "${DECODING_LIMIT:-270}" python3 decoding_overhead.py \
@@ -25,3 +26,5 @@ timeout "${DECODING_LIMIT:-270}" python3 decoding_overhead.py \
     tee "$OUT/decoding.txt"
 timeout "${TRAINING_LIMIT:-270}" python3 vit_vqgan_throughput.py --gpu \
     --backends jax 2>&1 | tee "$OUT/vit_vqgan.txt"
+KERAS_BACKEND=jax timeout "${PROFILE_LIMIT:-120}" python3 vit_vqgan_profile.py \
+    --policy mixed_bfloat16 --batch 32 2>&1 | tee "$OUT/vit_vqgan_profile.txt"
