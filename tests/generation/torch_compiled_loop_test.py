@@ -5,6 +5,7 @@ TensorFlow `jit_compile=True` is the compiled loop they always run, so the
 same checks (compiled tokens == eager tokens) hold on every backend.
 """
 
+import contextlib
 from unittest import mock
 
 import keras
@@ -25,9 +26,24 @@ from tests.models.babeldraw import babeldraw_test
 from tests.models.vim import vim_transformer_test
 
 
-def on_gpu(prompt):
-    """Stands in for `torch_compiled_loop._use_graphs` on the CPU."""
-    return True
+def stepwise_run():
+    """A model, its generate arguments and the compiled loop's tokens."""
+    model = vim_transformer_test.build()
+    kwargs = dict(class_ids=[0, 1, 2], guidance_scale=3.0)
+    return model, kwargs, greedy_tokens(model, True, **kwargs)
+
+
+def graph_loop(capture):
+    """Routes torch's compiled loop through its CUDA graph path on the CPU,
+    with `capture` standing in for `torch_compiled_loop._capture`."""
+    stack = contextlib.ExitStack()
+    for name, value in (
+        ("_capture", capture),
+        ("_use_graphs", lambda prompt: True),
+        ("_cuda_graphs_failed", False),
+    ):
+        stack.enter_context(mock.patch.object(torch_compiled_loop, name, value))
+    return stack
 
 
 torch_only = pytest.mark.skipif(
@@ -144,13 +160,8 @@ class CompiledDecodingTest(TestCase):
             function()
             return function
 
-        model = vim_transformer_test.build()
-        kwargs = dict(class_ids=[0, 1, 2], guidance_scale=3.0)
-        stepwise = greedy_tokens(model, True, **kwargs)
-        with (
-            mock.patch.object(torch_compiled_loop, "_capture", cpu_capture),
-            mock.patch.object(torch_compiled_loop, "_use_graphs", on_gpu),
-        ):
+        model, kwargs, stepwise = stepwise_run()
+        with graph_loop(cpu_capture):
             graphed = greedy_tokens(model, True, **kwargs)
             recomputed = greedy_tokens(model, True, use_cache=False, **kwargs)
             model.compile(jit_compile=True)
@@ -166,16 +177,8 @@ class CompiledDecodingTest(TestCase):
         def failing_capture(function, device):
             raise RuntimeError("operation not permitted when capturing")
 
-        model = vim_transformer_test.build()
-        kwargs = dict(class_ids=[0, 1, 2], guidance_scale=3.0)
-        stepwise = greedy_tokens(model, True, **kwargs)
-        with (
-            mock.patch.object(torch_compiled_loop, "_capture", failing_capture),
-            mock.patch.object(torch_compiled_loop, "_use_graphs", on_gpu),
-            mock.patch.object(
-                torch_compiled_loop, "_cuda_graphs_failed", False
-            ),
-        ):
+        model, kwargs, stepwise = stepwise_run()
+        with graph_loop(failing_capture):
             with self.assertWarnsRegex(UserWarning, "not permitted"):
                 fallback = greedy_tokens(model, True, **kwargs)
             self.assertTrue(torch_compiled_loop._cuda_graphs_failed)
