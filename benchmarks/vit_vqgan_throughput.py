@@ -17,10 +17,10 @@ the backward pass (`remat_blocks=True`, the preset's setting); its step is
 also timed without. Each figure is the best of a few timed calls after
 one compiling call.
 
-On a GPU, `--gpu` times the `vit_vqgan_small` training step at batch 32 in
-`mixed_bfloat16` and in float32, with and without `remat_blocks`, each case
-in its own process, and prints the peak GPU memory of each (an
-out-of-memory failure is reported as such):
+On a GPU, `--gpu` times the `vit_vqgan_small` training step in
+`mixed_bfloat16` and in float32, with and without `remat_blocks`, at batch
+32 (and 64), each case in its own process, and prints the peak GPU memory
+of each (an out-of-memory failure is reported as such):
 
     python benchmarks/vit_vqgan_throughput.py --gpu --backends jax,torch
 """
@@ -47,14 +47,23 @@ CASES = {
         64,
     ),
 }
+SMALL = CASES["vit_vqgan_small"]
+SMALL_NO_REMAT = CASES["vit_vqgan_small, remat_blocks=False"]
 GPU_CASES = {
-    # name: (dtype policy, settings as in CASES)
-    "small, mixed_bfloat16": ("mixed_bfloat16", CASES["vit_vqgan_small"]),
-    "small, float32": ("float32", CASES["vit_vqgan_small"]),
-    "small, float32, remat_blocks=False": (
-        "float32",
-        CASES["vit_vqgan_small, remat_blocks=False"],
+    # name: (dtype policy, settings as in CASES, train batch)
+    "small, mixed_bfloat16, 32": ("mixed_bfloat16", SMALL, 32),
+    "small, mixed_bfloat16, no remat, 32": (
+        "mixed_bfloat16",
+        SMALL_NO_REMAT,
+        32,
     ),
+    "small, mixed_bfloat16, no remat, 64": (
+        "mixed_bfloat16",
+        SMALL_NO_REMAT,
+        64,
+    ),
+    "small, float32, 32": ("float32", SMALL, 32),
+    "small, float32, no remat, 32": ("float32", SMALL_NO_REMAT, 32),
 }
 
 
@@ -77,11 +86,13 @@ def peak_memory_gib():
     return None if peak is None else peak / 2**30
 
 
-def measure_gpu_case(case, batch):
-    """One `GPU_CASES` training step; its images/s and peak memory."""
+def measure_gpu_case(case, batch=None):
+    """One `GPU_CASES` training step (at `batch` if given); its images/s
+    and peak memory."""
     import keras
 
-    policy, (preset, kwargs, *_, filters) = GPU_CASES[case]
+    policy, (preset, kwargs, *_, filters), case_batch = GPU_CASES[case]
+    batch = batch or case_batch
     keras.config.set_dtype_policy(policy)
     # Best of 3 timed steps after the compiling one.
     cases = {case: (preset, kwargs, None, batch, 3, filters)}
@@ -151,7 +162,9 @@ def main():
     parser = worker_parser(__doc__)
     parser.add_argument("--gpu", action="store_true")
     parser.add_argument("--case", help="with --gpu --worker: one GPU case")
-    parser.add_argument("--train-batch", type=int, default=32, help="--gpu")
+    parser.add_argument(
+        "--train-batch", type=int, help="with --gpu: instead of each case's"
+    )
     args = parser.parse_args()
     backends = args.backends.split(",")
     if args.worker:
@@ -164,11 +177,9 @@ def main():
     if args.gpu:
         table = {backend: {} for backend in backends}
         for case in GPU_CASES:
-            options = [
-                "--gpu",
-                f"--case={case}",
-                f"--train-batch={args.train_batch}",
-            ]
+            options = ["--gpu", f"--case={case}"]
+            if args.train_batch:
+                options.append(f"--train-batch={args.train_batch}")
             for backend, r in run_per_backend(
                 __file__, options, backends
             ).items():
