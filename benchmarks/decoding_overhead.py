@@ -6,8 +6,9 @@ host's cost of one decoding step (op dispatch, kernel launches, the
 sampling loop), where eager torch used to lose to XLA's compiled loop.
 Torch is timed eagerly and with its compiled decoding step
 (`compile(jit_compile=True)`, see `keras_vim.generation.torch_compiled_loop`),
-on a GPU also without its CUDA graph; unguided and with classifier-free
-guidance (both passes in one batch):
+on a GPU also without its CUDA graph (and there the greedy tokens of the
+three torch loops are compared on a small float32 model); unguided and with
+classifier-free guidance (both passes in one batch):
 
     python benchmarks/decoding_overhead.py
     python benchmarks/decoding_overhead.py --one-thread   # a busy CPU
@@ -99,7 +100,50 @@ def measure(args):
             results[name] = 1000 * seconds / tokens
             results[name + ", first call s"] = first
             print(f"{name}: {results[name]:.2f} ms", file=sys.stderr)
+    if "compiled, no CUDA graph" in modes:
+        results.update(compare_graph_tokens())
     return results
+
+
+def compare_graph_tokens():
+    """Greedy tokens of a small float32 VIM on the GPU from the CUDA graph
+    loop, the compiled per-token loop and the eager loop: the fraction of
+    tokens the graph loop shares with each."""
+    import numpy as np
+
+    import keras_vim
+    from keras_vim.generation import torch_compiled_loop
+
+    backbone = keras_vim.VIMBackbone(
+        vocabulary_size=512,
+        grid_size=8,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=64,
+        intermediate_dim=256,
+        num_classes=10,
+    )
+    model = keras_vim.VIMTransformer(backbone)
+    tokens = {}
+    for loop, jit_compile, graphs in (
+        ("eager", False, False),
+        ("compiled", True, False),
+        ("graph", True, True),
+    ):
+        model.compile(sampler="greedy", jit_compile=jit_compile)
+        torch_compiled_loop.use_cuda_graphs = graphs
+        tokens[loop] = model.generate(
+            class_ids=np.arange(16) % 10, guidance_scale=3.0, verbose=0
+        )["token_ids"]
+    return {
+        "CUDA graph capture failed": torch_compiled_loop._cuda_graphs_failed,
+        "greedy tokens, graph == compiled": float(
+            np.mean(tokens["graph"] == tokens["compiled"])
+        ),
+        "greedy tokens, graph == eager": float(
+            np.mean(tokens["graph"] == tokens["eager"])
+        ),
+    }
 
 
 def main():
@@ -158,6 +202,9 @@ def main():
                 cells += f"{ms:.2f}{ratio}".rjust(18)
             first = r[names[0][0] + mode + ", first call s"]
             print(f"{backend + mode:32s}{cells}{first:12.1f} s")
+        for key, value in r.items():
+            if not key.startswith(("unguided", "guided")):
+                print(f"{backend}: {key}: {value}")
 
 
 if __name__ == "__main__":
