@@ -195,7 +195,8 @@ def main():
             value = table[backend].get(key)
             if isinstance(value, (int, float)):
                 reference = table[first].get(key)
-                ratio = value / reference if reference else float("nan")
+                numeric = isinstance(reference, (int, float)) and reference
+                ratio = value / reference if numeric else float("nan")
                 row += f"{value:10.3g} ({ratio:4.2f}x)"
             else:
                 row += f"{str(value)[:18]:>18s}"
