@@ -219,6 +219,22 @@ class PackageImportTest(TestCase):
         )
         subprocess.run([sys.executable, "-c", code], check=True)
 
+    @pytest.mark.skipif(
+        keras.config.backend() == "tensorflow",
+        reason="the TensorFlow backend needs TensorFlow",
+    )
+    def test_imports_without_tensorflow_and_grain(self):
+        # As on an accelerator image with only JAX and torch; training a
+        # tokenizer vocabulary and a shuffled `fit` import them when used.
+        code = (
+            "import sys\n"
+            # `None` in sys.modules: importing fails, find_spec gives None.
+            "sys.modules['tensorflow'] = sys.modules['grain'] = None\n"
+            "import keras_vim\n"
+            "keras_vim.VIMBackbone.from_preset('vim_digits_class')\n"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True)
+
 
 class ModelArgumentTest(TestCase):
     """Functional models drop unknown keyword arguments; presets refuse."""
