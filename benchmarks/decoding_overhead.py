@@ -75,11 +75,12 @@ def measure(args):
         modes = ["eager", "compiled"]
         if torch.cuda.is_available():
             modes.append("compiled, no CUDA graph")
-    results = {}
+    rows = {}
     for mode in modes:
         if mode:
             model.compile(jit_compile=mode != "eager")
             torch_compiled_loop.use_cuda_graphs = "no CUDA" not in mode
+        row = rows.setdefault(mode, {})
         for guidance in args.guidance:
 
             def generate():
@@ -94,15 +95,18 @@ def measure(args):
             generate()
             first = time.perf_counter() - start
             seconds = best_time(generate, args.repeats, warmup=False)
-            name = ("guided" if guidance != 1.0 else "unguided") + (
-                f", {mode}" if mode else ""
-            )
-            results[name] = 1000 * seconds / tokens
-            results[name + ", first call s"] = first
-            print(f"{name}: {results[name]:.2f} ms", file=sys.stderr)
+            column = column_name(guidance)
+            row[column] = 1000 * seconds / tokens
+            row[column + ", first call s"] = first
+            print(f"{mode} {column}: {row[column]:.2f} ms", file=sys.stderr)
+    checks = {}
     if "compiled, no CUDA graph" in modes:
-        results.update(compare_graph_tokens())
-    return results
+        checks = compare_graph_tokens()
+    return {"rows": rows, "checks": checks}
+
+
+def column_name(guidance):
+    return "unguided" if guidance == 1.0 else f"guided {guidance}"
 
 
 def compare_graph_tokens():
@@ -179,32 +183,21 @@ def main():
         f"{args.dtype}{', one thread' if args.one_thread else ''}: "
         "ms per token step (ratio to JAX)"
     )
-    names = [
-        ("unguided", "unguided") if g == 1.0 else ("guided", f"guided {g}")
-        for g in args.guidance
-    ]
-    header = "".join(f"{title:>18s}" for _, title in names)
+    columns = [column_name(g) for g in args.guidance]
+    header = "".join(f"{column:>18s}" for column in columns)
     print(f"{'run':32s}{header}{'first call':>14s}")
-    jax = results.get("jax")
+    jax = results["jax"]["rows"][""] if "jax" in results else None
     for backend, r in results.items():
-        modes = [""] + [
-            ", " + key.split(", ", 1)[1]
-            for key in r
-            if key.startswith(names[0][0] + ", ") and "first call" not in key
-        ]
-        for mode in modes:
-            if names[0][0] + mode not in r:
-                continue
+        for mode, row in r["rows"].items():
             cells = ""
-            for name, _ in names:
-                ms = r[name + mode]
-                ratio = f" ({ms / jax[name]:.2f}x)" if jax else ""
-                cells += f"{ms:.2f}{ratio}".rjust(18)
-            first = r[names[0][0] + mode + ", first call s"]
-            print(f"{backend + mode:32s}{cells}{first:12.1f} s")
-        for key, value in r.items():
-            if not key.startswith(("unguided", "guided")):
-                print(f"{backend}: {key}: {value}")
+            for column in columns:
+                ratio = f" ({row[column] / jax[column]:.2f}x)" if jax else ""
+                cells += f"{row[column]:.2f}{ratio}".rjust(18)
+            first = row[columns[0] + ", first call s"]
+            label = backend + (f", {mode}" if mode else "")
+            print(f"{label:32s}{cells}{first:12.1f} s")
+        for key, value in r["checks"].items():
+            print(f"{backend}: {key}: {value}")
 
 
 if __name__ == "__main__":

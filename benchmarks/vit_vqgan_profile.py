@@ -19,19 +19,15 @@ import glob
 import tempfile
 import time
 
+from vit_vqgan_throughput import training_task
+
 
 def build(args):
     import keras
 
-    import keras_vim
-
     keras.config.set_dtype_policy(args.policy)
-    backbone = keras_vim.ViTVQGANBackbone.from_preset(
-        args.preset, remat_blocks=not args.no_remat
-    )
-    model = keras_vim.ViTVQGAN(backbone, discriminator_base_filters=64)
-    model.compile(perceptual_weight=0.0, adversarial_weight=0.1)
-    return model
+    settings = {"remat_blocks": not args.no_remat}
+    return training_task(args.preset, settings, filters=64)
 
 
 def operation(event):

@@ -107,13 +107,26 @@ def measure_gpu_case(case, batch=None):
     return results
 
 
+def training_task(preset, backbone_kwargs, filters):
+    """The task the benchmarks train: `preset`'s architecture and
+    preprocessing, a discriminator of `filters` base filters (saved presets
+    carry none), adversarial weight 0.1, perceptual loss off."""
+    import keras_vim
+
+    model = keras_vim.ViTVQGAN(
+        keras_vim.ViTVQGANBackbone.from_preset(preset, **backbone_kwargs),
+        keras_vim.ViTVQGANPreprocessor.from_preset(preset),
+        discriminator_base_filters=filters,
+    )
+    model.compile(perceptual_weight=0.0, adversarial_weight=0.1)
+    return model
+
+
 def measure(cases=CASES):
     import warnings
 
     import keras
     import numpy as np
-
-    import keras_vim
 
     warnings.filterwarnings("ignore")
     results = {}
@@ -121,13 +134,7 @@ def measure(cases=CASES):
         preset, backbone_kwargs, encode_batch, train_batch, repeats, filters = (
             settings
         )
-        # Saved presets carry no discriminator; training builds one.
-        model = keras_vim.ViTVQGAN(
-            keras_vim.ViTVQGANBackbone.from_preset(preset, **backbone_kwargs),
-            keras_vim.ViTVQGANPreprocessor.from_preset(preset),
-            discriminator_base_filters=filters,
-        )
-        model.compile(perceptual_weight=0.0, adversarial_weight=0.1)
+        model = training_task(preset, backbone_kwargs, filters)
         size = model.backbone.image_size
         rng = np.random.default_rng(0)
         batch = max(encode_batch or 0, train_batch)
