@@ -40,12 +40,14 @@ def worker_parser(description):
     return parser
 
 
-def run_per_backend(script, options=(), backends=BACKENDS):
-    """Runs `script --worker *options` per backend; progress goes to stderr."""
+def run_per_backend(script, options=(), backends=BACKENDS, extra_env=None):
+    """Runs `script --worker *options` per backend, with `extra_env` added to
+    the environment; progress goes to stderr."""
     results = {}
     for backend in backends:
         print(f"[{backend}]", file=sys.stderr, flush=True)
-        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+        env = dict(os.environ, **(extra_env or {}))
+        env.update(KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
         out = subprocess.run(
             [sys.executable, script, "--worker", *options],
             env=env,

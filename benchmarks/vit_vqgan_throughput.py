@@ -26,6 +26,7 @@ of each (an out-of-memory failure is reported as such):
 """
 
 import json
+import os
 import sys
 
 from backends import best_time
@@ -49,21 +50,41 @@ CASES = {
 }
 SMALL = CASES["vit_vqgan_small"]
 SMALL_NO_REMAT = CASES["vit_vqgan_small, remat_blocks=False"]
+SMALL_NO_DISCRIMINATOR = (*SMALL[:-1], 0)
+# XLA's GEMMs from cuBLAS only, and XLA's autotuner off: the step's time
+# varied between processes while the autotuner warned its timings were
+# inaccurate.
+NO_TRITON_GEMM = "--xla_gpu_enable_triton_gemm=false"
+NO_AUTOTUNE = "--xla_gpu_autotune_level=0"
 GPU_CASES = {
-    # name: (dtype policy, settings as in CASES, train batch)
-    "small, mixed_bfloat16, 32": ("mixed_bfloat16", SMALL, 32),
-    "small, mixed_bfloat16, no remat, 32": (
+    # name: (dtype policy, settings as in CASES, train batch, XLA_FLAGS)
+    "small, mixed_bfloat16, 32": ("mixed_bfloat16", SMALL, 32, ""),
+    "small, mixed_bfloat16, no discriminator, 32": (
         "mixed_bfloat16",
-        SMALL_NO_REMAT,
+        SMALL_NO_DISCRIMINATOR,
         32,
+        "",
+    ),
+    "small, mixed_bfloat16, cuBLAS GEMMs, 32": (
+        "mixed_bfloat16",
+        SMALL,
+        32,
+        NO_TRITON_GEMM,
+    ),
+    "small, mixed_bfloat16, no autotuning, 32": (
+        "mixed_bfloat16",
+        SMALL,
+        32,
+        NO_AUTOTUNE,
     ),
     "small, mixed_bfloat16, no remat, 64": (
         "mixed_bfloat16",
         SMALL_NO_REMAT,
         64,
+        "",
     ),
-    "small, float32, 32": ("float32", SMALL, 32),
-    "small, float32, no remat, 32": ("float32", SMALL_NO_REMAT, 32),
+    "small, float32, 32": ("float32", SMALL, 32, ""),
+    "small, float32, no remat, 32": ("float32", SMALL_NO_REMAT, 32, ""),
 }
 
 
@@ -91,7 +112,7 @@ def measure_gpu_case(case, batch=None):
     and peak memory."""
     import keras
 
-    policy, (preset, kwargs, *_, filters), case_batch = GPU_CASES[case]
+    policy, (preset, kwargs, *_, filters), case_batch, _ = GPU_CASES[case]
     batch = batch or case_batch
     keras.config.set_dtype_policy(policy)
     # Best of 3 timed steps after the compiling one.
@@ -110,7 +131,8 @@ def measure_gpu_case(case, batch=None):
 def training_task(preset, backbone_kwargs, filters):
     """The task the benchmarks train: `preset`'s architecture and
     preprocessing, a discriminator of `filters` base filters (saved presets
-    carry none), adversarial weight 0.1, perceptual loss off."""
+    carry none; `0`: none), adversarial weight 0.1 (0 without a
+    discriminator), perceptual loss off."""
     import keras_vim
 
     model = keras_vim.ViTVQGAN(
@@ -118,7 +140,9 @@ def training_task(preset, backbone_kwargs, filters):
         keras_vim.ViTVQGANPreprocessor.from_preset(preset),
         discriminator_base_filters=filters,
     )
-    model.compile(perceptual_weight=0.0, adversarial_weight=0.1)
+    model.compile(
+        perceptual_weight=0.0, adversarial_weight=0.1 if filters else 0.0
+    )
     return model
 
 
@@ -172,6 +196,9 @@ def main():
     parser.add_argument(
         "--train-batch", type=int, help="with --gpu: instead of each case's"
     )
+    parser.add_argument(
+        "--cases", help="with --gpu: GPU_CASES names, separated by ';'"
+    )
     args = parser.parse_args()
     backends = args.backends.split(",")
     if args.worker:
@@ -183,12 +210,15 @@ def main():
         return
     if args.gpu:
         table = {backend: {} for backend in backends}
-        for case in GPU_CASES:
+        cases = args.cases.split(";") if args.cases else GPU_CASES
+        for case in cases:
             options = ["--gpu", f"--case={case}"]
             if args.train_batch:
                 options.append(f"--train-batch={args.train_batch}")
+            flags = f"{os.environ.get('XLA_FLAGS', '')} {GPU_CASES[case][3]}"
+            env = {"XLA_FLAGS": flags.strip()}
             for backend, r in run_per_backend(
-                __file__, options, backends
+                __file__, options, backends, env
             ).items():
                 table[backend].update(r)
     else:
