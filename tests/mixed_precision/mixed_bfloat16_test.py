@@ -4,15 +4,10 @@ Weights stay float32, the Transformer and convolution blocks compute in
 bfloat16, and the numbers that decide a softmax or a code (output logits,
 the contrastive loss, the quantizer's distances) are float32. Each test fits
 a tiny model for two steps and checks the losses stay finite.
-
-On JAX, where compiling these training steps takes most of three minutes,
-the module runs with the `large` tests (once per CI run); on TensorFlow and
-torch it is in the default suite.
 """
 
 import keras
 import numpy as np
-import pytest
 from keras import ops
 from keras_hub.src.tests.test_case import TestCase
 
@@ -34,8 +29,6 @@ from tests.models.vim.vim_backbone_test import TINY as VIM_CONFIG
 from tests.models.vim.vim_backbone_test import random_tokens
 from tests.models.vit_vqgan.vit_vqgan_backbone_test import TINY as VQGAN_TINY
 from tests.models.vit_vqgan.vit_vqgan_test import images
-
-pytestmark = [pytest.mark.large] if keras.config.backend() == "jax" else []
 
 MIXED = "mixed_bfloat16"
 # One block each: compiling the training steps is most of the time here.

@@ -379,8 +379,6 @@ class ViTVQGANTest(TestCase):
 
     def test_architecture_preset_warns(self):
         with pytest.warns(UserWarning, match="architecture-only"):
-            backbone = keras_vim.ViTVQGANBackbone.from_preset(
-                "vit_vqgan_small_large"
-            )
-        self.assertEqual(backbone.decoder.num_layers, 32)
-        self.assertEqual(backbone.encoder.num_layers, 8)
+            backbone = keras_vim.ViTVQGANBackbone.from_preset("vit_vqgan_small")
+        self.assertEqual(backbone.decoder.num_layers, 8)
+        self.assertEqual(backbone.encoder.hidden_dim, 512)
