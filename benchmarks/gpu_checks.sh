@@ -5,8 +5,9 @@
 # both passes in one batch, bfloat16) and whether the CUDA graph loop's
 # greedy tokens equal the other loops', then the ViT-VQGAN Small training
 # step at batch 32 in bfloat16 on JAX (images/s, peak memory): as the preset
-# trains, without the discriminator, with cuBLAS GEMMs only and with XLA's
-# autotuner off (TRAINING_CASES picks others from vit_vqgan_throughput.py's
+# trains, without the discriminator, with cuBLAS GEMMs only and with XLA
+# compiling (and autotuning) one kernel at a time (TRAINING_CASES, separated
+# by ';', picks others from vit_vqgan_throughput.py's
 # GPU_CASES), the step's attention and discriminator timed alone, and where
 # its GPU time goes (jax.profiler).
 #
@@ -31,7 +32,7 @@ timeout "${DECODING_LIMIT:-150}" python3 decoding_overhead.py \
     tee "$OUT/decoding.txt"
 CASES="small, mixed_bfloat16, 32;small, mixed_bfloat16, no discriminator, 32"
 CASES+=";small, mixed_bfloat16, cuBLAS GEMMs, 32"
-CASES+=";small, mixed_bfloat16, no autotuning, 32"
+CASES+=";small, mixed_bfloat16, serial compilation, 32"
 timeout "${TRAINING_LIMIT:-260}" python3 vit_vqgan_throughput.py --gpu \
     --backends jax --cases "${TRAINING_CASES:-$CASES}" 2>&1 |
     tee "$OUT/vit_vqgan.txt"
