@@ -4,9 +4,11 @@ Traces two `train_on_batch` calls of `vit_vqgan_small` (random weights,
 discriminator with 64 base filters, perceptual loss off, as in
 `vit_vqgan_throughput.py`) with `jax.profiler` and prints, per device
 stream, how long it was busy against the wall time of the traced calls,
-then the kernels that took the most device time (by kernel name; the
-stats of each stream's longest event are printed as the trace records
-them):
+then the device time of each part of the model (discriminator, encoder,
+decoder, quantizer, optimizer, by the JAX name scope the trace gives each
+kernel) and the kernels that took the most device time (by kernel name and
+HLO op; the stats of each stream's longest event are printed as the trace
+records them):
 
     python benchmarks/vit_vqgan_profile.py --policy mixed_bfloat16 --batch 32
 
@@ -30,10 +32,36 @@ def build(args):
     return training_task(args.preset, settings, filters=64)
 
 
+# Parts of the task, by the layer names in the JAX name scope of an op (the
+# generator's pass through the discriminator has only its sublayers' names).
+PARTS = {
+    "encoder": ("encoder",),
+    "decoder": ("decoder",),
+    "quantizer": ("quantizer",),
+    "discriminator": (
+        "discriminator",
+        "from_rgb",
+        "block_",
+        "final_conv",
+        "final_dense",
+        "output_dense",
+    ),
+    "optimizer": ("adam", "optimizer"),
+}
+
+
 def operation(event):
-    """The kernel's name, with the HLO op it runs where the trace says."""
+    """The kernel's name, with the HLO op it runs where the trace says, and
+    the part of the model its op comes from (its JAX name scope, the
+    trace's `name` stat on GPUs)."""
     stats = {name: str(value) for name, value in event.stats}
-    return f"{event.name[:80]} {stats.get('hlo_op', '')}".strip()
+    scope = stats.get("name", "") + " " + stats.get("tf_op", "")
+    part = next(
+        (p for p, names in PARTS.items() if any(n in scope for n in names)),
+        "other",
+    )
+    kernel = f"{event.name[:80]} {stats.get('hlo_op', '')}".strip()
+    return part, kernel
 
 
 def report(path, wall_ns, top):
@@ -47,6 +75,7 @@ def report(path, wall_ns, top):
         print(f"{plane.name}: traced wall time {wall_ns / 1e6:.1f} ms")
         totals = collections.Counter()
         counts = collections.Counter()
+        parts = collections.Counter()
         # Kernels appear once per stream and again as "XLA Ops": count once.
         names = [line.name for line in plane.lines]
         grouped = ["XLA Ops"] if "XLA Ops" in names else names
@@ -64,9 +93,13 @@ def report(path, wall_ns, top):
             print(f"    longest event: {longest.name[:80]!r} {stats}")
             if line.name in grouped:
                 for event in events:
-                    key = (line.name, operation(event))
+                    part, kernel = operation(event)
+                    key = (line.name, kernel)
                     totals[key] += event.duration_ns
                     counts[key] += 1
+                    parts[part] += event.duration_ns
+        for part, ns in parts.most_common():
+            print(f"  part {part}: {ns / 1e6:.1f} ms")
         for (line, name), ns in totals.most_common(top):
             print(
                 f"  {ns / 1e6:9.2f} ms {counts[line, name]:5d}x  "
