@@ -6,10 +6,9 @@
 # greedy tokens equal the other loops', then the ViT-VQGAN Small training
 # step at batch 32 in bfloat16 on JAX (images/s, peak memory): as the preset
 # trains, without the discriminator, with cuBLAS GEMMs only and with XLA
-# compiling (and autotuning) one kernel at a time (TRAINING_CASES, separated
-# by ';', picks others from vit_vqgan_throughput.py's
-# GPU_CASES), the step's attention and discriminator timed alone, and where
-# its GPU time goes (jax.profiler).
+# compiling on one thread (TRAINING_CASES, names separated by ';', picks
+# others from vit_vqgan_throughput.py's GPU_CASES); then the step's attention
+# and discriminator timed alone, and where its GPU time goes (jax.profiler).
 #
 #     OUT=gpu_results bash benchmarks/gpu_checks.sh
 #

@@ -17,12 +17,15 @@ the backward pass (`remat_blocks=True`, the preset's setting); its step is
 also timed without. Each figure is the best of a few timed calls after
 one compiling call.
 
-On a GPU, `--gpu` times the `vit_vqgan_small` training step in
-`mixed_bfloat16` and in float32, with and without `remat_blocks`, at batch
-32 (and 64), each case in its own process, and prints the peak GPU memory
-of each (an out-of-memory failure is reported as such):
+On a GPU, `--gpu` times the `vit_vqgan_small` training step in the cases
+of `GPU_CASES` (`mixed_bfloat16` and float32, with and without
+`remat_blocks` or the discriminator, batch 32 or 64, some with XLA flags),
+each case in its own process, and prints the peak GPU memory of each (an
+out-of-memory failure is reported as such); `--cases` picks some:
 
     python benchmarks/vit_vqgan_throughput.py --gpu --backends jax,torch
+    python benchmarks/vit_vqgan_throughput.py --gpu --backends jax \
+        --cases "small, mixed_bfloat16, 32;small, float32, 32"
 """
 
 import json
