@@ -8,8 +8,8 @@ sampler's probabilities and draw, writing the token) goes through
 `torch.compile` with static shapes and runs as a few fused kernels. The
 position is a 0-d tensor, not a Python int, so one graph serves every
 position: torch.compile compiles once per (model, batch, length, sampler)
-and keeps it. The model preallocates the cache and writes it in place
-(`index_copy_`).
+and keeps it (up to `RECOMPILE_LIMIT` of them). The model preallocates the
+cache and writes it in place (`index_copy_`).
 
 Nothing is read back to the host inside the loop. keras' torch
 `random.categorical` seeds a new `torch.Generator` from a Python int at
@@ -46,6 +46,12 @@ _compiled_step = None
 _compile_failed = False
 _cuda_graphs_failed = False
 
+# torch.compile keeps one graph per (model, batch, length, sampler) on
+# `_step`, and past torch._dynamo's recompile limit (8 a function) a new one
+# runs eagerly, ten times slower, with only a log line. A process that
+# generates with many batch sizes or models gets this much room instead.
+RECOMPILE_LIMIT = 64
+
 
 def sample(sampler, next, prompt, cache, start_index, mask, on_step=None):
     """Fills `prompt[:, start_index:]` as `sampler(next=next, ...)` would.
@@ -63,7 +69,7 @@ def sample(sampler, next, prompt, cache, start_index, mask, on_step=None):
     import torch
 
     devices = [prompt.device] if prompt.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    with torch.random.fork_rng(devices=devices), _recompile_room():
         torch.manual_seed(_run_seed(sampler))
         arguments = (sampler, next, prompt, cache, start_index, mask, on_step)
         if _use_graphs(prompt):
@@ -71,6 +77,19 @@ def sample(sampler, next, prompt, cache, start_index, mask, on_step=None):
             if graphed is not None:
                 return graphed
         return _sample_stepwise(*arguments)
+
+
+def _recompile_room():
+    """A context in which `_step` may have `RECOMPILE_LIMIT` graphs.
+
+    torch._dynamo's config is torch's private API, used only here; it is
+    read when a call meets a new shape, so patching it around our calls
+    leaves the limit of the user's own compiled functions alone.
+    """
+    import torch._dynamo
+
+    limit = max(RECOMPILE_LIMIT, torch._dynamo.config.recompile_limit)
+    return torch._dynamo.config.patch(recompile_limit=limit)
 
 
 def _sample_stepwise(sampler, next, prompt, cache, start, mask, on_step):

@@ -183,3 +183,19 @@ class CompiledDecodingTest(TestCase):
                 fallback = greedy_tokens(model, True, **kwargs)
             self.assertTrue(torch_compiled_loop._cuda_graphs_failed)
         self.assertAllEqual(fallback, stepwise)
+
+    @torch_only
+    def test_new_batch_sizes_compile_past_dynamos_recompile_limit(self):
+        import torch._dynamo
+        from torch._dynamo.utils import counters
+
+        model = vim_transformer_test.build()
+        model.compile(sampler=GreedySampler(), jit_compile=True)
+        # At a limit of 1, every batch size after the first would run the
+        # step eagerly if the loop did not raise the limit for its calls.
+        graphs = []
+        with torch._dynamo.config.patch(recompile_limit=1):
+            for batch in (5, 7):
+                model.generate(class_ids=[0] * batch, seed=0, verbose=0)
+                graphs.append(counters["stats"]["unique_graphs"])
+        self.assertEqual(graphs[1], graphs[0] + 1)
