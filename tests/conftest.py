@@ -21,4 +21,6 @@ def pytest_configure(config):
     if "not large" not in (config.option.markexpr or ""):
         return
     flags = os.environ.get("XLA_FLAGS", "")
+    if FAST_COMPILE_XLA_FLAGS in flags:  # xdist workers inherit them.
+        return
     os.environ["XLA_FLAGS"] = f"{flags} {FAST_COMPILE_XLA_FLAGS}".strip()
