@@ -86,10 +86,14 @@ def _recompile_room():
     read when a call meets a new shape, so patching it around our calls
     leaves the limit of the user's own compiled functions alone.
     """
-    import torch._dynamo
+    from torch._dynamo import config
 
-    limit = max(RECOMPILE_LIMIT, torch._dynamo.config.recompile_limit)
-    return torch._dynamo.config.patch(recompile_limit=limit)
+    # `cache_size_limit` before torch 2.6.
+    name = "recompile_limit"
+    if not hasattr(config, name):
+        name = "cache_size_limit"
+    limit = max(RECOMPILE_LIMIT, getattr(config, name))
+    return config.patch(**{name: limit})
 
 
 def _sample_stepwise(sampler, next, prompt, cache, start, mask, on_step):
