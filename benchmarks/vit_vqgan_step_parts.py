@@ -13,19 +13,15 @@ this shape and dtype, and why not cuDNN's fused one where it did not.
 """
 
 import argparse
-import time
+
+from backends import best_time
 
 
-def best_ms(fn, *args, repeats=5):
+def best_ms(fn, *args):
+    """Best of 5 calls of the jitted `fn` after a compiling one, in ms."""
     import jax
 
-    jax.block_until_ready(fn(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - start)
-    return best * 1e3
+    return 1e3 * best_time(lambda: jax.block_until_ready(fn(*args)), 5)
 
 
 def keras_attention_choice(query):
@@ -67,12 +63,11 @@ def discriminator_ms(batch, image_size, filters):
     import numpy as np
     from keras import ops
 
-    import keras_vim
-
-    discriminator = keras_vim.models.vit_vqgan.vit_vqgan_discriminator
-    layer = discriminator.ViTVQGANDiscriminator(
-        image_size, base_filters=filters
+    from keras_vim.models.vit_vqgan.vit_vqgan_discriminator import (
+        ViTVQGANDiscriminator,
     )
+
+    layer = ViTVQGANDiscriminator(image_size, base_filters=filters)
     layer.build((None, image_size, image_size, 3))
     trainable = [v.value for v in layer.trainable_variables]
     rng = np.random.default_rng(0)
