@@ -17,8 +17,9 @@ on an H100 in float32 at batch 32; the predicted peak adds the working set
 of the one block being recomputed and differentiated at a time (one
 block's share of the activations without remat) and, once per step,
 weights, gradients and Adam's two moments. JAX also prints XLA's FLOP
-count of the whole training step per image and what 100 images/s would
-be as a fraction of an H100's dense bfloat16 peak.
+count of the whole training step per image, the discriminator's share of
+it, and what 100 images/s would be as a fraction of an H100's dense
+bfloat16 peak.
 
     python benchmarks/vit_vqgan_memory.py        # jax and torch, ~3 minutes
 """
@@ -32,7 +33,7 @@ MIB = 2**20
 H100_BF16_DENSE_FLOPS = 989e12
 
 
-def build_task(remat_blocks):
+def build_task(remat_blocks, discriminator=True):
     import keras
 
     import keras_vim
@@ -42,8 +43,14 @@ def build_task(remat_blocks):
         "vit_vqgan_small", load_weights=False, remat_blocks=remat_blocks
     )
     preprocessor = keras_vim.ViTVQGANPreprocessor.from_preset("vit_vqgan_small")
-    model = keras_vim.ViTVQGAN(backbone, preprocessor)
-    model.compile(perceptual_weight=0.0, adversarial_weight=0.1)
+    model = keras_vim.ViTVQGAN(
+        backbone,
+        preprocessor,
+        discriminator_base_filters=64 if discriminator else 0,
+    )
+    model.compile(
+        perceptual_weight=0.0, adversarial_weight=0.1 if discriminator else 0
+    )
     return model
 
 
@@ -119,6 +126,10 @@ def jax_step_flops(model, batch):
     return lowered.cost_analysis()["flops"]
 
 
+def jax_gflops_per_image(model):
+    return (jax_step_flops(model, 2) - jax_step_flops(model, 1)) / 1e9
+
+
 def torch_saved(model, batch):
     import torch
 
@@ -153,9 +164,15 @@ def worker():
         }
         row = {"saved_per_image_mib": per_image}
         if backend == "jax":
-            flops = jax_step_flops(model, 2) - jax_step_flops(model, 1)
-            row["train_step_gflops_per_image"] = flops / 1e9
+            row["train_step_gflops_per_image"] = jax_gflops_per_image(model)
         result["remat" if remat_blocks else "no_remat"] = row
+    if backend == "jax":
+        # The discriminator's share: the same step without it.
+        plain = build_task(remat_blocks=False, discriminator=False)
+        plain.train_on_batch(images(1))
+        result["no_discriminator_gflops_per_image"] = jax_gflops_per_image(
+            plain
+        )
     backbone = model.backbone
     result["num_blocks"] = (
         backbone.encoder_num_layers + backbone.decoder_num_layers
@@ -200,14 +217,21 @@ def main():
                 f"(with {result['state_gib']:.1f} GiB of weights, "
                 "gradients and Adam moments)"
             )
+    jax_result = results["jax"]
     for key in ("no_remat", "remat"):
-        flops = results["jax"][key]["train_step_gflops_per_image"]
+        flops = jax_result[key]["train_step_gflops_per_image"]
         print(
             f"XLA's count of the training step, remat_blocks={key == 'remat'}:"
             f" {flops:.0f} GFLOP per image; 100 images/s is "
             f"{100 * flops * 1e9 / H100_BF16_DENSE_FLOPS:.1%} of an H100's "
             "dense bfloat16 peak (989 TFLOP/s)"
         )
+    plain = jax_result["no_discriminator_gflops_per_image"]
+    with_it = jax_result["no_remat"]["train_step_gflops_per_image"]
+    print(
+        f"of which the discriminator's passes (remat_blocks=False): "
+        f"{with_it - plain:.0f} GFLOP per image ({plain:.0f} without it)"
+    )
 
 
 if __name__ == "__main__":

@@ -10,11 +10,15 @@ class ViTVQGANDiscriminator(keras.layers.Layer):
 
     As in Karras et al., "Analyzing and Improving the Image Quality of
     StyleGAN" (2020): a 1x1 "from RGB" convolution, residual blocks that
-    halve the resolution (two 3x3 convolutions with leaky ReLU on the main
-    path, a 1x1 convolution on the skip path, their sum scaled by
-    1/sqrt(2)), a minibatch standard-deviation feature, a last 3x3
-    convolution and two dense layers down to one logit per image.
-    Downsampling uses average pooling.
+    halve the resolution, a minibatch standard-deviation feature, a last 3x3
+    convolution and two dense layers down to one logit per image. A block's
+    main path is a 3x3 convolution at its input resolution, then a 3x3
+    convolution of the halved maps, each followed by leaky ReLU; its skip
+    path is a 1x1 convolution of the halved input; their sum is scaled by
+    1/sqrt(2). As in StyleGAN2, whose second convolution is strided and
+    whose skip path downsamples first, one convolution a block runs at
+    full resolution. Halving is a 2x2 average pool (StyleGAN2 blurs with a
+    4-tap filter, then strides).
 
     Args:
         image_size: int. Input height and width (a power of two >= 8).
@@ -75,9 +79,10 @@ class ViTVQGANDiscriminator(keras.layers.Layer):
         channels = self.from_rgb.filters
         for conv_0, conv_1, skip in self.blocks:
             conv_0.build((None, size, size, channels))
+            size //= 2
             conv_1.build((None, size, size, conv_0.filters))
             skip.build((None, size, size, channels))
-            size, channels = size // 2, conv_1.filters
+            channels = conv_1.filters
         self.final_conv.build((None, size, size, channels + 1))
         self.final_dense.build((None, size * size * channels))
         self.output_dense.build((None, channels))
@@ -86,9 +91,11 @@ class ViTVQGANDiscriminator(keras.layers.Layer):
         x = ops.cast(images, self.compute_dtype) * 2.0 - 1.0
         x = ops.leaky_relu(self.from_rgb(x), 0.2)
         for conv_0, conv_1, skip in self.blocks:
-            shortcut = _downsample(skip(x))
+            # Convolving the halved maps costs a quarter of convolving and
+            # then halving (half of the discriminator's FLOPs).
+            shortcut = skip(_downsample(x))
             x = ops.leaky_relu(conv_0(x), 0.2)
-            x = _downsample(ops.leaky_relu(conv_1(x), 0.2))
+            x = ops.leaky_relu(conv_1(_downsample(x)), 0.2)
             x = (x + shortcut) * (1.0 / math.sqrt(2.0))
         x = ops.concatenate([x, _minibatch_stddev(x)], axis=-1)
         x = ops.leaky_relu(self.final_conv(x), 0.2)
