@@ -21,7 +21,7 @@ count of the whole training step per image, the discriminator's share of
 it, and what 100 images/s would be as a fraction of an H100's dense
 bfloat16 peak.
 
-    python benchmarks/vit_vqgan_memory.py        # jax and torch, ~3 minutes
+    python benchmarks/vit_vqgan_memory.py        # jax and torch, ~4 minutes
 """
 
 import json
