@@ -107,7 +107,7 @@ def guided_sample(
     mask = ops.broadcast_to(mask, ops.shape(prompt))
     if compile_steps:
         return torch_compiled_loop.sample(
-            sampler, next, prompt, cache, start_index, mask, on_step
+            sampler, next, prompt, cache, start_index, mask, on_step, model
         )
     if keras.config.backend() == "tensorflow":
         # `keras.random.categorical` takes ~24 ms a token under XLA on CPU.

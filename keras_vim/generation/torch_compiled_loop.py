@@ -31,7 +31,9 @@ Where `torch.compile` fails (no C++ compiler, an unsupported platform),
 warns once and runs the compiled step without it.
 """
 
+import types
 import warnings
+import weakref
 
 import numpy as np
 from keras import ops
@@ -42,7 +44,9 @@ from keras_vim.generation.token_draws import draw_token
 # Replay the compiled step as a CUDA graph on GPUs (see the docstring).
 use_cuda_graphs = True
 
-_compiled_step = None
+_compiled_step = None  # For steps without a model (nothing to key on).
+# Per model: (its signature, its own compiled step); see `_compiled`.
+_model_steps = weakref.WeakKeyDictionary()
 _compile_failed = False
 _cuda_graphs_failed = False
 
@@ -53,7 +57,9 @@ _cuda_graphs_failed = False
 RECOMPILE_LIMIT = 64
 
 
-def sample(sampler, next, prompt, cache, start_index, mask, on_step=None):
+def sample(
+    sampler, next, prompt, cache, start_index, mask, on_step=None, model=None
+):
     """Fills `prompt[:, start_index:]` as `sampler(next=next, ...)` would.
 
     Args:
@@ -65,18 +71,22 @@ def sample(sampler, next, prompt, cache, start_index, mask, on_step=None):
         start_index: int, the first position to sample.
         mask: `(batch, length)` bool, true where `prompt` is kept.
         on_step: optional `on_step(index)`, called once per token.
+        model: the Keras model `next` runs, or `None`. With a model, the
+            step is compiled for that model alone and without torch's
+            per-call checks of its modules (see `_compiled`).
     """
     import torch
 
     devices = [prompt.device] if prompt.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), _recompile_room():
         torch.manual_seed(_run_seed(sampler))
+        step = None if _compile_failed else _compiled(model)
         arguments = (sampler, next, prompt, cache, start_index, mask, on_step)
         if _use_graphs(prompt):
-            graphed = _sample_graphed(*arguments)
+            graphed = _sample_graphed(step, *arguments)
             if graphed is not None:
                 return graphed
-        return _sample_stepwise(*arguments)
+        return _sample_stepwise(step or _step, *arguments)
 
 
 def _recompile_room():
@@ -96,12 +106,11 @@ def _recompile_room():
     return config.patch(**{name: limit})
 
 
-def _sample_stepwise(sampler, next, prompt, cache, start, mask, on_step):
+def _sample_stepwise(step, sampler, next, prompt, cache, start, mask, on_step):
     """One compiled (or, failing that, eager) call per token."""
     global _compile_failed
     import torch
 
-    step = _step if _compile_failed else _compiled()
     # Set on the device: `torch.tensor(i, device="cuda")` per token would
     # copy from the host, which waits for the queued kernels.
     index = torch.tensor(start, device=prompt.device)
@@ -127,7 +136,7 @@ def _sample_stepwise(sampler, next, prompt, cache, start, mask, on_step):
     return prompt
 
 
-def _sample_graphed(sampler, next, prompt, cache, start, mask, on_step):
+def _sample_graphed(step, sampler, next, prompt, cache, start, mask, on_step):
     """The compiled step captured as one CUDA graph, replayed per token.
 
     Returns `None` (after a warning) where compiling or capturing fails;
@@ -136,7 +145,6 @@ def _sample_graphed(sampler, next, prompt, cache, start, mask, on_step):
     global _cuda_graphs_failed
     import torch
 
-    step = _compiled()
     index = torch.tensor(start, device=prompt.device)
     tokens = prompt.clone()
 
@@ -193,13 +201,45 @@ def _capture(function, device):
     return graph.replay
 
 
-def _compiled():
-    global _compiled_step
-    if _compiled_step is None:
-        import torch
+def _compiled(model=None):
+    """`_step` compiled: one for steps without a model, else one per model.
 
-        _compiled_step = torch.compile(_step, dynamic=False)
-    return _compiled_step
+    Before every call torch._dynamo checks that the modules the step read
+    are as when it compiled (about a third of a small model's CPU step).
+    A model's step skips those checks (a filter torch marks unsafe) but
+    gets a copy of `_step` of its own, since dynamo keeps graphs per code
+    object: another model with the same shapes and other constants (a
+    layer norm's epsilon) would otherwise run this one's graph. A model
+    whose variables or backbone config change (quantized, LoRA) gets a
+    new copy. Shapes, samplers and guidance scales are still checked.
+    """
+    global _compiled_step
+    import torch
+
+    skip = getattr(torch.compiler, "skip_guard_on_all_nn_modules_unsafe", None)
+    if model is None or skip is None:
+        if _compiled_step is None:
+            _compiled_step = torch.compile(_step, dynamic=False)
+        return _compiled_step
+    signature = _signature(model)
+    entry = _model_steps.get(model)
+    if entry is None or entry[0] != signature:
+        code = _step.__code__.replace()
+        own_step = types.FunctionType(code, _step.__globals__, "_step")
+        compiled = torch.compile(
+            own_step, dynamic=False, options={"guard_filter_fn": skip}
+        )
+        entry = _model_steps[model] = (signature, compiled)
+    return entry[1]
+
+
+def _signature(model):
+    """What a model's compiled step depends on besides its inputs."""
+    backbone = getattr(model, "backbone", model)
+    variables = tuple(
+        (v.path, tuple(v.shape), str(v.dtype)) for v in model.variables
+    )
+    return variables, repr(backbone.get_config())
 
 
 def _step(sampler, next, prompt, cache, index, mask):

@@ -135,7 +135,7 @@ class CompiledDecodingTest(TestCase):
         kwargs = dict(class_ids=[0, 1, 2], guidance_scale=3.0)
         eager = greedy_tokens(model, False, **kwargs)
 
-        def failing_compile():
+        def failing_compile(model=None):
             def step(*args):
                 raise RuntimeError("no C++ compiler")
 
@@ -183,6 +183,20 @@ class CompiledDecodingTest(TestCase):
                 fallback = greedy_tokens(model, True, **kwargs)
             self.assertTrue(torch_compiled_loop._cuda_graphs_failed)
         self.assertAllEqual(fallback, stepwise)
+
+    def test_models_with_other_constants_get_their_own_graphs(self):
+        # Same shapes and weights, another layer norm epsilon: on torch,
+        # whose compiled step skips dynamo's checks of the modules, the
+        # second model must not run the first one's graph.
+        first = vim_transformer_test.build()
+        second = vim_transformer_test.build(layer_norm_epsilon=10.0)
+        second.set_weights(first.get_weights())
+        kwargs = dict(class_ids=[0, 1, 2], guidance_scale=3.0)
+        for model in (first, second):
+            self.assertAllEqual(
+                greedy_tokens(model, True, **kwargs),
+                greedy_tokens(model, False, **kwargs),
+            )
 
     @torch_only
     def test_new_batch_sizes_compile_past_dynamos_recompile_limit(self):
