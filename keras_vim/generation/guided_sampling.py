@@ -74,7 +74,8 @@ def guided_sample(
             `start_index`, and the sampled tokens are shared.
         on_step: optional `on_step(index)`, called once per sampled token
             from inside the loop (progress).
-        model: the Keras model, for keras-hub's loop on torch.
+        model: the Keras model, for keras-hub's loop on torch and for
+            torch's compiled step (compiled per model).
         compile_steps: bool. Torch only: run each token's step (model,
             guidance, sampler) as one `torch.compile`d graph instead of
             keras-hub's eager loop (see `torch_compiled_loop`).

@@ -51,9 +51,10 @@ _compile_failed = False
 _cuda_graphs_failed = False
 
 # torch.compile keeps one graph per (model, batch, length, sampler) on
-# `_step` (on a model's own copy of it), and past torch._dynamo's recompile limit (8 a function) a new one
-# runs eagerly, ten times slower, with only a log line. A process that
-# generates with many batch sizes or models gets this much room instead.
+# `_step` (on a model's own copy of it), and past torch._dynamo's
+# recompile limit (8 a function) a new one runs eagerly, ten times slower,
+# with only a log line. A process that generates with many batch sizes or
+# models gets this much room instead.
 RECOMPILE_LIMIT = 64
 
 
