@@ -81,13 +81,13 @@ def sample(
     devices = [prompt.device] if prompt.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), _recompile_room():
         torch.manual_seed(_run_seed(sampler))
-        step = None if _compile_failed else _compiled(model)
+        step = _step if _compile_failed else _compiled(model)
         arguments = (sampler, next, prompt, cache, start_index, mask, on_step)
         if _use_graphs(prompt):
             graphed = _sample_graphed(step, *arguments)
             if graphed is not None:
                 return graphed
-        return _sample_stepwise(step or _step, *arguments)
+        return _sample_stepwise(step, *arguments)
 
 
 def _recompile_room():
