@@ -18,7 +18,8 @@ class ViTVQGANDiscriminator(keras.layers.Layer):
     1/sqrt(2). As in StyleGAN2, whose second convolution is strided and
     whose skip path downsamples first, one convolution a block runs at
     full resolution. Halving is a 2x2 average pool (StyleGAN2 blurs with a
-    4-tap filter, then strides).
+    4-tap filter, then strides). On torch the convolutions run
+    channels-first (same weights, same logits).
 
     Args:
         image_size: int. Input height and width (a power of two >= 8).
@@ -52,8 +53,20 @@ class ViTVQGANDiscriminator(keras.layers.Layer):
             min(self.base_filters * 2**i, self.max_filters)
             for i in range(num_blocks + 1)
         ]
+        # Keras' torch convolutions transpose channels-last maps to
+        # channels-first and back around each call: copies that the backward
+        # pass keeps. There the maps stay channels-first from the input on.
+        self._channels_first = keras.config.backend() == "torch"
+        self._data_format = (
+            "channels_first" if self._channels_first else "channels_last"
+        )
         conv = lambda f, k, name: keras.layers.Conv2D(  # noqa: E731
-            f, k, padding="same", dtype=self.dtype_policy, name=name
+            f,
+            k,
+            padding="same",
+            data_format=self._data_format,
+            dtype=self.dtype_policy,
+            name=name,
         )
         self.from_rgb = conv(filters[0], 1, "from_rgb")
         self.blocks = []
@@ -73,32 +86,47 @@ class ViTVQGANDiscriminator(keras.layers.Layer):
             1, dtype="float32", name="output_dense"
         )
 
+    def _maps_shape(self, size, channels):
+        if self._channels_first:
+            return (None, channels, size, size)
+        return (None, size, size, channels)
+
     def build(self, input_shape):
         size, channels = self.image_size, self.num_channels
-        self.from_rgb.build((None, size, size, channels))
+        shape = self._maps_shape
+        self.from_rgb.build(shape(size, channels))
         channels = self.from_rgb.filters
         for conv_0, conv_1, skip in self.blocks:
-            conv_0.build((None, size, size, channels))
+            conv_0.build(shape(size, channels))
             size //= 2
-            conv_1.build((None, size, size, conv_0.filters))
-            skip.build((None, size, size, channels))
+            conv_1.build(shape(size, conv_0.filters))
+            skip.build(shape(size, channels))
             channels = conv_1.filters
-        self.final_conv.build((None, size, size, channels + 1))
+        self.final_conv.build(shape(size, channels + 1))
         self.final_dense.build((None, size * size * channels))
         self.output_dense.build((None, channels))
 
     def call(self, images):
         x = ops.cast(images, self.compute_dtype) * 2.0 - 1.0
+        if self._channels_first:
+            x = ops.transpose(x, (0, 3, 1, 2))
+        downsample = lambda x: ops.average_pool(  # noqa: E731
+            x, 2, strides=2, padding="valid", data_format=self._data_format
+        )
         x = ops.leaky_relu(self.from_rgb(x), 0.2)
         for conv_0, conv_1, skip in self.blocks:
             # Convolving the halved maps costs a quarter of convolving and
             # then halving (half of the discriminator's FLOPs).
-            shortcut = skip(_downsample(x))
+            shortcut = skip(downsample(x))
             x = ops.leaky_relu(conv_0(x), 0.2)
-            x = ops.leaky_relu(conv_1(_downsample(x)), 0.2)
+            x = ops.leaky_relu(conv_1(downsample(x)), 0.2)
             x = (x + shortcut) * (1.0 / math.sqrt(2.0))
-        x = ops.concatenate([x, _minibatch_stddev(x)], axis=-1)
+        axis = 1 if self._channels_first else -1
+        x = ops.concatenate([x, _minibatch_stddev(x, axis)], axis=axis)
         x = ops.leaky_relu(self.final_conv(x), 0.2)
+        if self._channels_first:
+            # `final_dense` reads the maps in channels-last order.
+            x = ops.transpose(x, (0, 2, 3, 1))
         x = ops.reshape(x, (ops.shape(x)[0], -1))
         x = ops.leaky_relu(self.final_dense(x), 0.2)
         return ops.squeeze(self.output_dense(x), axis=-1)
@@ -129,13 +157,10 @@ class ViTVQGANDiscriminator(keras.layers.Layer):
         return config
 
 
-def _downsample(x):
-    return ops.average_pool(x, 2, strides=2, padding="valid")
-
-
-def _minibatch_stddev(x):
-    """One feature map: the mean over features of the batch std (StyleGAN)."""
+def _minibatch_stddev(x, axis):
+    """One feature map on the channel `axis`: the mean over features of the
+    batch std (StyleGAN)."""
     x32 = ops.cast(x, "float32")
     std = ops.sqrt(ops.var(x32, axis=0) + 1e-8)
-    mean_std = ops.mean(std)
-    return ops.cast(ops.ones_like(x32[..., :1]) * mean_std, x.dtype)
+    ones = ops.ones_like(x32[:, :1] if axis == 1 else x32[..., :1])
+    return ops.cast(ones * ops.mean(std), x.dtype)
