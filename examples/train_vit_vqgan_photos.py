@@ -50,8 +50,8 @@ windows were still added without their tent weights (this code's first
 version of them); runs 3 and 4 with the tents as they are now, so rerunning
 run 2 today trains with the tents from its start. Rerun as written on
 2026-11-28 (tents from run 2, run 4 with today's discriminator): 0.21 dB
-below the shipped preset on the held-out crops, every bar met (README). Tried and not kept
-(README): the GAN loss without the adaptive weight
+below the shipped preset on the held-out crops, every bar met (README).
+Tried and not kept (README): the GAN loss without the adaptive weight
 (`--adversarial-weight 0.05`, 640 steps after run 2: colours drifted, PSNR
 fell by 3 dB) and with it at 0.5 (L2 doubled within 256 steps); a
 `--gradient-l2-weight 4.0` run after run 3 (PSNR +0.07 dB, the token grid
