@@ -57,9 +57,6 @@ class ViTVQGANDiscriminator(keras.layers.Layer):
         # to channels-first and back around each call (16% of the memory a
         # torch training step keeps); there the maps stay channels-first.
         self._channels_first = keras.config.backend() == "torch"
-        self._data_format = (
-            "channels_first" if self._channels_first else "channels_last"
-        )
         conv = lambda f, k, name: keras.layers.Conv2D(  # noqa: E731
             f,
             k,
@@ -85,6 +82,10 @@ class ViTVQGANDiscriminator(keras.layers.Layer):
         self.output_dense = keras.layers.Dense(
             1, dtype="float32", name="output_dense"
         )
+
+    @property
+    def _data_format(self):
+        return "channels_first" if self._channels_first else "channels_last"
 
     def _maps_shape(self, size, channels):
         if self._channels_first:
